@@ -1,0 +1,3 @@
+from burnin.cli import main
+
+main()

@@ -1,0 +1,262 @@
+"""The `burnin` command: parse, call, print. Heavy imports stay inside the commands so --help is instant."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from burnin import __version__
+
+EXIT_CODES_HELP = """\b
+Exit codes: 0 PASS or WARN, 1 FAIL, 2 bad usage/profile/claims,
+3 ERROR or INCOMPLETE (something could not be tested, or the run
+was cut short), 130 interrupted (Ctrl-C or SIGTERM)."""
+
+
+def _fail_usage(message: str) -> None:
+    click.echo(f"burnin: error: {message}", err=True)
+    sys.exit(2)
+
+
+def friendly_errors(func):
+    """Bad input ends in one line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from burnin.errors import UsageError
+
+        try:
+            return func(*args, **kwargs)
+        except UsageError as exc:
+            _fail_usage(str(exc))
+
+    return wrapper
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="burnin")
+def main() -> None:
+    """burnin: burn-in and hardware diagnostics for servers you are about to buy, just bought, or run.
+
+    \b
+    At the seller's:   burnin run --profile seller      (30 min, never writes to disks)
+    Instant checks:    burnin check                     (inventory and health, seconds)
+    After purchase:    burnin run --profile soak        (24 h)
+    Read a journal:    burnin report JOURNAL.jsonl
+    """
+
+
+def run_options(func):
+    options = [
+        click.option("--profile", "profile_name", default=None, metavar="NAME|PATH",
+                     help="Built-in profile (see `burnin profiles`) or a TOML file. Default: seller for run, "
+                          "quick for check."),
+        click.option("--duration", default=None, metavar="DURATION",
+                     help="Length of the stress phase, e.g. 90s, 30m, 24h (overrides the profile)."),
+        click.option("--only", default=None, metavar="A,B", help="Run only these modules."),
+        click.option("--skip", default=None, metavar="A,B", help="Do not run these modules."),
+        click.option("--journal", "journal_path", default=None, metavar="PATH",
+                     help="Journal file, or a directory for it. Default: ./burnin-HOST-UTCTIME.jsonl"),
+        click.option("--sysroot", default=None, metavar="DIR",
+                     type=click.Path(exists=True, file_okay=False),
+                     help="Judge a captured /sys, /proc and SMBIOS tree instead of this machine "
+                          "(stress modules SKIP)."),
+        click.option("--junit", "junit_path", default=None, metavar="FILE", help="Also write JUnit XML here."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print one JSON object with the verdict on stdout at the end."),
+        click.option("--plain", is_flag=True,
+                     help="Plain timestamped progress lines (the default when stderr is not a terminal)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command()
+@run_options
+@friendly_errors
+def run(**options) -> None:
+    """Preflight checks, then stress everything at once while watching, then the verdict.
+
+    The journal (JSON Lines) is written and fsynced as the run goes, so it survives a crash or a
+    power cut; `burnin report` reads it back.
+    """
+    _execute("run", **options)
+
+
+run.help += "\n\n" + EXIT_CODES_HELP
+
+
+@main.command()
+@run_options
+@friendly_errors
+def check(**options) -> None:
+    """The same run without the stress phase: inventory and instant health checks, in seconds."""
+    _execute("check", **options)
+
+
+check.help += "\n\n" + EXIT_CODES_HELP
+
+
+def _load_profile(name: str, classes):
+    from burnin import profile as profiles
+
+    schemas = {name: dict(cls.settings) for name, cls in classes.items()}
+    choices = {name: dict(cls.choices) for name, cls in classes.items()}
+    return profiles.load(name, schemas, choices)
+
+
+def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroot, junit_path, as_json, plain):
+    import dataclasses
+
+    from burnin import journal as journals
+    from burnin.errors import UsageError
+    from burnin.host import Host
+    from burnin.model import ExitCode, exit_code_for
+    from burnin.profile import parse_duration
+    from burnin.registry import module_classes
+    from burnin.report.plain import PlainReporter
+    from burnin.report.text import verdict_block
+    from burnin.runner import Runner
+
+    classes = module_classes()
+    profile = _load_profile(profile_name or ("seller" if mode == "run" else "quick"), classes)
+    if duration is not None:
+        try:
+            profile = dataclasses.replace(profile, duration_s=parse_duration(duration))
+        except ValueError as exc:
+            raise UsageError(f"--duration: {exc}") from None
+
+    selected = profile.selected(sorted(classes))
+    for option, names in (("--only", _split(only)), ("--skip", _split(skip))):
+        unknown = [n for n in names if n not in classes]
+        if unknown:
+            raise UsageError(f"{option}: unknown module {', '.join(map(repr, unknown))} "
+                             f"(known: {', '.join(sorted(classes))})")
+    if only:
+        selected = _split(only)
+    selected = [m for m in selected if m not in _split(skip)]
+    if not selected:
+        raise UsageError("no modules selected")
+
+    host = Host(sysroot or "/")
+    writer = journals.JournalWriter(journals.resolve_path(journal_path), sample_flush_s=profile.sample_flush_s)
+    reporter = PlainReporter()
+    runner = Runner(profile, classes, selected, host, writer, reporter, mode=mode, argv=sys.argv[1:])
+    summary = runner.execute()
+
+    click.echo(verdict_block(summary), err=True)
+    if junit_path:
+        from burnin.report.junit import junit_xml, write_atomically
+
+        write_atomically(junit_path, junit_xml(summary))
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+    if summary.interrupted:
+        sys.exit(ExitCode.INTERRUPTED)
+    sys.exit(exit_code_for(summary.verdict))
+
+
+@main.command()
+@click.argument("journal", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict and findings as one JSON object.")
+@click.option("--junit", "junit_path", default=None, metavar="FILE", help="Write JUnit XML here.")
+@friendly_errors
+def report(journal: str, as_json: bool, junit_path: str | None) -> None:
+    """The verdict and findings of any journal, including one cut short by a crash or power cut."""
+    from burnin import journal as journals
+    from burnin.model import exit_code_for
+    from burnin.report.text import verdict_block
+    from burnin.verdict import summarize
+
+    summary = summarize(journals.read(journal), journal=journal)
+    if junit_path:
+        from burnin.report.junit import junit_xml, write_atomically
+
+        write_atomically(junit_path, junit_xml(summary))
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        click.echo(verdict_block(summary))
+    sys.exit(exit_code_for(summary.verdict))
+
+
+report.help += "\n\n" + EXIT_CODES_HELP
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--sysroot", default=None, metavar="DIR", type=click.Path(exists=True, file_okay=False),
+              help="Probe against a captured tree instead of this machine.")
+@friendly_errors
+def modules(as_json: bool, sysroot: str | None) -> None:
+    """Every registered module, whether it can run on this host, and why not."""
+    from burnin.host import Host
+    from burnin.registry import discover
+
+    host = Host(sysroot or "/")
+    rows = []
+    for entry in discover():
+        row = {"name": entry.name, "available": False, "reason": entry.error, "summary": "", "needs": [],
+               "stress": False, "settings": {}}
+        if entry.cls is not None:
+            cls = entry.cls
+            row.update(summary=cls.summary, needs=list(cls.needs), stress=cls.stress, settings=dict(cls.settings))
+            try:
+                probe = cls(host).probe()
+                row.update(available=probe.available, reason=probe.reason)
+            except Exception as exc:  # noqa: BLE001 - a probe that raises is reported, not fatal
+                row.update(reason=f"probe() raised {type(exc).__name__}: {exc}")
+            if cls.stress and not host.live:
+                row.update(available=False, reason="stress module: nothing to stress in a captured tree")
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps({"modules": rows}, indent=2))
+        return
+    for row in rows:
+        state = "yes" if row["available"] else "no "
+        kind = "stress " if row["stress"] else "monitor"
+        click.echo(f"{row['name']:<12} {kind} can run: {state} {row['summary']}")
+        if row["reason"]:
+            click.echo(f"{'':<21}{'why: ' if not row['available'] else ''}{row['reason']}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@friendly_errors
+def profiles(as_json: bool) -> None:
+    """The built-in profiles with their duration and modules."""
+    from burnin import profile as profile_lib
+    from burnin.profile import format_duration
+    from burnin.registry import module_classes
+
+    classes = module_classes()
+    rows = []
+    for name in profile_lib.builtin_names():
+        loaded = _load_profile(name, classes)
+        rows.append({
+            "name": loaded.name,
+            "description": loaded.description,
+            "duration_s": loaded.duration_s,
+            "modules": loaded.selected(sorted(classes)),
+            "required": list(loaded.required),
+            "disk_writes": loaded.disk_writes,
+            "source": loaded.source,
+        })
+    if as_json:
+        click.echo(json.dumps({"profiles": rows}, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<8} {format_duration(row['duration_s']):>6}  {row['description']}")
+        click.echo(f"{'':<16}modules: {', '.join(row['modules'])}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

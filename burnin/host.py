@@ -1,0 +1,209 @@
+"""The one way burnin touches the machine: file reads under a root path, and external commands.
+
+Every read of /sys, /proc, /dev and the SMBIOS tables goes through `Host.path()` so a captured tree
+(`--sysroot DIR`) can stand in for the live machine. Every external program runs through `Host.run()`
+(bounded by a timeout, argv and outcome recorded) or `Host.spawn()` (long-running tools that must die
+with burnin, even when burnin itself is killed with SIGKILL).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fnmatch
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Ask the kernel to send `sig` to this process when its parent dies (Linux prctl).
+
+    This is what keeps a stress load from outliving a burnin that was killed with SIGKILL.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: nothing to arm
+        pass
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one external command did. `returncode` is None when it never ran or was killed on timeout."""
+
+    argv: tuple[str, ...]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool = False
+    error: str = ""  # why it did not run or did not finish ("not installed", "timed out after 30 s")
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out and not self.error
+
+    def to_record(self) -> dict:
+        return {
+            "argv": list(self.argv),
+            "returncode": self.returncode,
+            "duration_s": round(self.duration_s, 3),
+            "timed_out": self.timed_out,
+            "error": self.error,
+            "stderr_tail": self.stderr[-500:],
+        }
+
+
+class Host:
+    """The machine under test, or a captured tree of one."""
+
+    def __init__(self, root: str | os.PathLike = "/"):
+        self.root = Path(root).resolve()
+        self.live = self.root == Path("/")
+
+    def __repr__(self) -> str:
+        return f"Host(root={str(self.root)!r})"
+
+    # -- files ---------------------------------------------------------------------------------
+    def path(self, host_path: str) -> Path:
+        """The real path of `host_path` (an absolute path on the machine under test)."""
+        if not host_path.startswith("/"):
+            raise ValueError(f"host paths are absolute, got {host_path!r}")
+        return self.root / host_path.lstrip("/")
+
+    def exists(self, host_path: str) -> bool:
+        return self.path(host_path).exists()
+
+    def is_dir(self, host_path: str) -> bool:
+        return self.path(host_path).is_dir()
+
+    def read_text(self, host_path: str) -> str | None:
+        """The file's text without trailing whitespace; None when absent or unreadable (sysfs EIO, EACCES…)."""
+        try:
+            return self.path(host_path).read_text(errors="replace").rstrip()
+        except (OSError, ValueError):
+            return None
+
+    def read_bytes(self, host_path: str) -> bytes | None:
+        try:
+            return self.path(host_path).read_bytes()
+        except OSError:
+            return None
+
+    def read_int(self, host_path: str) -> int | None:
+        text = self.read_text(host_path)
+        if text is None:
+            return None
+        try:
+            return int(text.split()[0], 0) if text else None
+        except ValueError:
+            return None
+
+    def listdir(self, host_path: str) -> list[str]:
+        """Entry names, sorted; empty when the directory is absent."""
+        try:
+            return sorted(os.listdir(self.path(host_path)))
+        except OSError:
+            return []
+
+    def glob(self, host_dir: str, pattern: str) -> list[str]:
+        """Host paths of the entries of `host_dir` whose names match `pattern` (sorted naturally)."""
+        names = [n for n in self.listdir(host_dir) if fnmatch.fnmatchcase(n, pattern)]
+        return [f"{host_dir.rstrip('/')}/{n}" for n in sorted(names, key=natural_key)]
+
+    def realpath(self, host_path: str) -> str:
+        """Resolve symlinks inside the tree and give the result back as a host path."""
+        real = Path(os.path.realpath(self.path(host_path)))
+        try:
+            return "/" + str(real.relative_to(self.root)).lstrip(".")
+        except ValueError:  # an absolute link that leaves a captured tree
+            return str(real)
+
+    # -- programs ------------------------------------------------------------------------------
+    def which(self, tool: str) -> str | None:
+        """Where `tool` is installed on a live host. A captured tree runs no programs."""
+        if not self.live:
+            return None
+        return shutil.which(tool)
+
+    def run(self, argv: Sequence[str], timeout: float = 30.0, input: str | None = None) -> CommandResult:
+        """Run one external command to completion, bounded by `timeout`; never raises for tool trouble."""
+        argv = tuple(str(a) for a in argv)
+        start = time.monotonic()
+        if not self.live:
+            return CommandResult(argv, None, "", "", 0.0, error=f"not run: analysing a captured tree ({self.root})")
+        if shutil.which(argv[0]) is None:
+            return CommandResult(argv, None, "", "", 0.0, error=f"{argv[0]} is not installed")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                preexec_fn=die_with_parent,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return CommandResult(argv, None, "", "", time.monotonic() - start, error=f"cannot start: {exc}")
+        try:
+            out, err = proc.communicate(input=input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_process_group(proc.pid)
+            out, err = proc.communicate()
+            return CommandResult(
+                argv, None, out, err, time.monotonic() - start, timed_out=True,
+                error=f"timed out after {timeout:g} s",
+            )
+        return CommandResult(argv, proc.returncode, out, err, time.monotonic() - start)
+
+    def spawn(self, argv: Sequence[str], **popen_kwargs) -> subprocess.Popen:
+        """Start a long-running tool that dies with its parent (even a SIGKILLed one).
+
+        It stays in the caller's process group: the runner gives each module its own group and kills that
+        whole group when the module ends, hangs or the run is cancelled, so nothing is left running.
+        """
+        if not self.live:
+            raise RuntimeError(f"cannot start programs while analysing a captured tree ({self.root})")
+        popen_kwargs.setdefault("stdin", subprocess.DEVNULL)
+        return subprocess.Popen(
+            [str(a) for a in argv], preexec_fn=die_with_parent, **popen_kwargs
+        )
+
+
+def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def natural_key(name: str) -> list:
+    """Sort "hwmon10" after "hwmon9" and "cpu2" before "cpu10"."""
+    parts: list = []
+    digits = ""
+    text = ""
+    for ch in name:
+        if ch.isdigit():
+            if text:
+                parts.append((1, text))
+                text = ""
+            digits += ch
+        else:
+            if digits:
+                parts.append((0, int(digits)))
+                digits = ""
+            text += ch
+    if digits:
+        parts.append((0, int(digits)))
+    if text:
+        parts.append((1, text))
+    return parts

@@ -1,0 +1,140 @@
+"""The one plugin interface every module meets, and the context it reports through.
+
+A module is a class registered under the entry-point group ``burnin.modules``. The runner creates one
+instance per run and calls, in its own process:
+
+    probe()        cheap: can it run here at all, and if not, why not (never raises)
+    check(ctx)     preflight: instant health checks, baselines of counters (seconds)
+    run(ctx)       the stress-and-monitor phase: work until ctx.deadline or cancellation
+    finish(ctx)    final checks: counter deltas, self-test results
+
+A phase that is not overridden is simply not part of the module. A phase that cannot test raises
+`Skip("why")`; any other exception is an ERROR for this module only. Modules never print and never write
+the journal: they emit samples, findings and notes through the context; the runner folds the findings
+into the module's verdict.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, ClassVar, Mapping, Sequence
+
+from burnin.host import CommandResult, Host
+from burnin.model import Finding, Probe, Severity
+
+
+class Skip(Exception):
+    """Raised by a phase that could not test anything; the message says why."""
+
+
+class Module:
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""  # what it exercises, one line
+    needs: ClassVar[tuple[str, ...]] = ()  # what it needs, in words ("root", "stress-ng (optional)")
+    stress: ClassVar[bool] = False  # loads the machine: not run by `check`, SKIP under --sysroot
+    # Defaults of the module's profile settings; a profile may override them. The type of each default
+    # is the type the profile must give (int accepts no float; float accepts int; durations are strings).
+    settings: ClassVar[Mapping[str, Any]] = {}
+    # Allowed values of string settings, e.g. {"above_max": ("warn", "fail")}; checked when a profile loads.
+    choices: ClassVar[Mapping[str, tuple]] = {}
+
+    PHASES: ClassVar[tuple[str, ...]] = ("check", "run", "finish")
+
+    def __init__(self, host: Host, settings: Mapping[str, Any] | None = None):
+        self.host = host
+        merged = dict(self.settings)
+        merged.update(settings or {})
+        self.config: dict[str, Any] = merged
+
+    def probe(self) -> Probe:
+        return Probe.ok()
+
+    def check(self, ctx: "ModuleContext") -> None:
+        raise NotImplementedError
+
+    def run(self, ctx: "ModuleContext") -> None:
+        raise NotImplementedError
+
+    def finish(self, ctx: "ModuleContext") -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def implements(cls, phase: str) -> bool:
+        return getattr(cls, phase) is not getattr(Module, phase)
+
+
+class ModuleContext:
+    """What a phase of a module sees of the run. Subclasses decide where emitted records go."""
+
+    def __init__(
+        self,
+        module: str,
+        host: Host,
+        phase: str,
+        deadline: float,
+        cancel: threading.Event | Any,
+        settings: Mapping[str, Any] | None = None,
+    ):
+        self.module = module
+        self.host = host
+        self.phase = phase
+        self.deadline = deadline  # time.monotonic() value
+        self._cancel = cancel
+        self.settings = dict(settings or {})
+
+    # -- time ----------------------------------------------------------------------------------
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def stopping(self) -> bool:
+        """True once the deadline has passed or the run was cancelled: return soon."""
+        return self._cancel.is_set() or time.monotonic() >= self.deadline
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds` (less if the phase ends); True when the module should stop."""
+        timeout = min(seconds, self.remaining())
+        if timeout > 0:
+            self._cancel.wait(timeout)
+        return self.stopping()
+
+    # -- reporting -----------------------------------------------------------------------------
+    def sample(self, metrics: Mapping[str, float]) -> None:
+        clean = {str(k): float(v) for k, v in metrics.items() if v is not None}
+        if clean:
+            self._emit("sample", {"metrics": clean})
+
+    def finding(
+        self,
+        severity: Severity | str,
+        component: str,
+        code: str,
+        message: str,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> Finding:
+        finding = Finding(self.module, Severity(severity), component, code, message, dict(evidence or {}))
+        self._emit("finding", finding.to_record())
+        return finding
+
+    def fail(self, component: str, code: str, message: str, evidence: Mapping[str, Any] | None = None) -> Finding:
+        return self.finding(Severity.FAIL, component, code, message, evidence)
+
+    def warn(self, component: str, code: str, message: str, evidence: Mapping[str, Any] | None = None) -> Finding:
+        return self.finding(Severity.WARN, component, code, message, evidence)
+
+    def info(self, component: str, code: str, message: str, evidence: Mapping[str, Any] | None = None) -> Finding:
+        return self.finding(Severity.INFO, component, code, message, evidence)
+
+    def note(self, message: str, **data: Any) -> None:
+        """A fact for the journal that is not a judgement (which engine ran, what was skipped and why)."""
+        self._emit("note", {"message": message, "data": data})
+
+    # -- programs ------------------------------------------------------------------------------
+    def run_tool(self, argv: Sequence[str], timeout: float = 30.0, input: str | None = None) -> CommandResult:
+        """Run an external command through the host, and record argv and outcome in the journal."""
+        result = self.host.run(argv, timeout=timeout, input=input)
+        self._emit("command", result.to_record())
+        return result
+
+    def _emit(self, kind: str, payload: dict[str, Any]) -> None:
+        raise NotImplementedError

@@ -1,0 +1,55 @@
+"""Helpers for testing modules in-process: a context that records what a phase emitted."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Mapping
+
+from burnin.host import Host
+from burnin.model import Finding, Severity
+from burnin.module import Module, ModuleContext
+
+
+class RecordingContext(ModuleContext):
+    """A ModuleContext that keeps samples, findings, notes and commands in lists."""
+
+    def __init__(
+        self,
+        module: str,
+        host: Host,
+        phase: str = "check",
+        seconds: float = 5.0,
+        settings: Mapping[str, Any] | None = None,
+        cancel: threading.Event | None = None,
+    ):
+        super().__init__(module, host, phase, time.monotonic() + seconds, cancel or threading.Event(), settings)
+        self.samples: list[dict[str, float]] = []
+        self.findings: list[Finding] = []
+        self.notes: list[dict[str, Any]] = []
+        self.commands: list[dict[str, Any]] = []
+
+    def _emit(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "sample":
+            self.samples.append(payload["metrics"])
+        elif kind == "finding":
+            self.findings.append(Finding.from_record(payload))
+        elif kind == "note":
+            self.notes.append(payload)
+        elif kind == "command":
+            self.commands.append(payload)
+
+    def codes(self, severity: Severity | str | None = None) -> list[str]:
+        wanted = Severity(severity) if severity else None
+        return [f.code for f in self.findings if wanted is None or f.severity is wanted]
+
+
+def run_phases(module: Module, phases=("check", "run", "finish"), seconds: float = 5.0) -> RecordingContext:
+    """Run the phases a module implements, in order, on one recording context (as the runner would)."""
+    ctx = RecordingContext(module.name, module.host, seconds=seconds, settings=module.config)
+    for phase in phases:
+        if type(module).implements(phase):
+            ctx.phase = phase
+            ctx.deadline = time.monotonic() + seconds
+            getattr(module, phase)(ctx)
+    return ctx

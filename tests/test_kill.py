@@ -1,0 +1,106 @@
+"""A real `burnin run` in a subprocess, killed with SIGKILL mid-run: the journal keeps what was found,
+`burnin report` says the run ended unexpectedly (exit 3), and no stress load is left running.
+
+The module under test is a third-party plugin installed the way any plugin is: a distribution on
+sys.path with an entry point in the `burnin.modules` group.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+
+PLUGIN = textwrap.dedent('''
+    import os
+    from burnin.module import Module
+
+    class Loader(Module):
+        name = "loader"
+        summary = "starts a tool and a worker process, then loads"
+        stress = True
+        settings = {"pidfile": ""}
+
+        def run(self, ctx):
+            import multiprocessing
+            from burnin.host import die_with_parent
+
+            tool = ctx.host.spawn(["sleep", "600"])
+            worker = multiprocessing.get_context("fork").Process(target=_spin)
+            worker.start()
+            ctx.warn("fan:ipmi/FAN3", "fan-slow", "FAN3 spins slower than its neighbours", {"rpm": 2400})
+            with open(self.config["pidfile"], "w") as f:
+                f.write(f"{os.getpid()} {tool.pid} {worker.pid}")
+            while not ctx.wait(0.2):
+                ctx.sample({"busy": 1.0})
+
+    def _spin():
+        from burnin.host import die_with_parent
+        die_with_parent()
+        while True:
+            pass
+''')
+
+
+def make_plugin(root: Path) -> Path:
+    (root / "loader_plugin.py").write_text(PLUGIN)
+    info = root / "loader_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: loader-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[burnin.modules]\nloader = loader_plugin:Loader\n")
+    return root
+
+
+def test_sigkilled_run_leaves_a_readable_journal_and_no_load_behind(tmp_path):
+    (tmp_path / "plugin_site").mkdir()
+    plugin_dir = make_plugin(tmp_path / "plugin_site")
+    pidfile = tmp_path / "pids"
+    profile = tmp_path / "p.toml"
+    profile.write_text(f'duration = "10m"\nmodules = ["loader"]\n[settings.loader]\npidfile = "{pidfile}"\n')
+    journal = tmp_path / "run.jsonl"
+    env = dict(os.environ, PYTHONPATH=str(plugin_dir))
+    agent = subprocess.Popen([sys.executable, "-m", "burnin", "run", "--profile", str(profile),
+                              "--journal", str(journal), "--plain"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(150):
+            if pidfile.exists() and pidfile.read_text().count(" ") == 2:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the run never started its load: " + agent.stderr.read1().decode())
+        time.sleep(1.0)
+        pids = [int(p) for p in pidfile.read_text().split()]
+        assert all(psutil.pid_exists(p) for p in pids)
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=5)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+
+    deadline = time.time() + 5
+    alive = pids
+    while alive and time.time() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.1)
+    assert alive == [], "processes outlived the killed agent"
+
+    report = subprocess.run([sys.executable, "-m", "burnin", "report", str(journal), "--json"],
+                            env=env, capture_output=True, text=True)
+    assert report.returncode == 3, report.stderr
+    summary = json.loads(report.stdout)
+    assert summary["verdict"] == "INCOMPLETE"
+    assert summary["ended_unexpectedly"] is True
+    assert summary["modules"] == {"loader": "INCOMPLETE"}
+    assert [f["component"] for f in summary["findings"]] == ["fan:ipmi/FAN3"]
+
+    human = subprocess.run([sys.executable, "-m", "burnin", "report", str(journal)],
+                           env=env, capture_output=True, text=True)
+    assert human.returncode == 3
+    assert "INCOMPLETE" in human.stdout and "ended unexpectedly" in human.stdout
+    assert "FAN3 spins slower" in human.stdout

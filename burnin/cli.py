@@ -113,6 +113,17 @@ def _load_profile(name: str, classes):
     return profiles.load(name, schemas, choices)
 
 
+def _reporter(plain: bool):
+    """The live dashboard on a terminal; plain timestamped lines otherwise (serial log, CI, a pipe)."""
+    from burnin.report.plain import PlainReporter
+
+    if plain or not sys.stderr.isatty():
+        return PlainReporter()
+    from burnin.report.dashboard import DashboardReporter
+
+    return DashboardReporter()
+
+
 def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroot, junit_path, as_json, plain):
     import dataclasses
 
@@ -122,7 +133,6 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     from burnin.model import ExitCode, exit_code_for
     from burnin.profile import parse_duration
     from burnin.registry import module_classes
-    from burnin.report.plain import PlainReporter
     from burnin.report.text import verdict_block
     from burnin.runner import Runner
 
@@ -148,9 +158,12 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
 
     host = Host(sysroot or "/")
     writer = journals.JournalWriter(journals.resolve_path(journal_path), sample_flush_s=profile.sample_flush_s)
-    reporter = PlainReporter()
+    reporter = _reporter(plain or profile.plain)
     runner = Runner(profile, classes, selected, host, writer, reporter, mode=mode, argv=sys.argv[1:])
-    summary = runner.execute()
+    try:
+        summary = runner.execute()
+    finally:
+        reporter.close()
 
     click.echo(verdict_block(summary), err=True)
     if junit_path:

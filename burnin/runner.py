@@ -46,6 +46,7 @@ class Reporter(Protocol):
     def module_ended(self, module: str, verdict: Verdict, reason: str) -> None: ...
     def tick(self) -> None: ...
     def stopping(self, why: str) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def _module_process(module: Module, conn, cancel) -> None:
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how to stop on Ctrl-C
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _set_oom_score_adj(0)  # the agent shields itself from the OOM killer; its modules must not inherit that
     while True:
         try:
             message = conn.recv()
@@ -101,6 +103,15 @@ def _module_process(module: Module, conn, cancel) -> None:
             conn.send(("phase_end", outcome))
         except (BrokenPipeError, OSError):
             return
+
+
+def _set_oom_score_adj(value: int) -> None:
+    """Best effort: lowering the score needs root; the journal writer is what must survive memory pressure."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError:
+        pass
 
 
 @dataclass
@@ -204,6 +215,8 @@ class Runner:
         self.reporter.run_started(RunInfo(run_id, self.mode, self.profile, str(self.journal.path), identity,
                                           tuple(self.selected)))
         previous = self._install_signals()
+        if self.host.live:
+            _set_oom_score_adj(-900)
         try:
             self._prepare_modules()
             self._phases()

@@ -62,6 +62,9 @@ class PlainReporter:
     def stopping(self, why: str) -> None:
         self._say(why)
 
+    def close(self) -> None:
+        pass
+
     def tick(self) -> None:
         now = time.monotonic()
         if now - self._last_progress < _PROGRESS_EVERY_S or not self._phase:

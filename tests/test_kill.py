@@ -10,13 +10,14 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import psutil
 
-PLUGIN = textwrap.dedent('''
+from plugin_site import install_plugin
+
+PLUGIN = '''
     import os
     from burnin.module import Module
 
@@ -44,21 +45,11 @@ PLUGIN = textwrap.dedent('''
         die_with_parent()
         while True:
             pass
-''')
-
-
-def make_plugin(root: Path) -> Path:
-    (root / "loader_plugin.py").write_text(PLUGIN)
-    info = root / "loader_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: loader-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[burnin.modules]\nloader = loader_plugin:Loader\n")
-    return root
+'''
 
 
 def test_sigkilled_run_leaves_a_readable_journal_and_no_load_behind(tmp_path):
-    (tmp_path / "plugin_site").mkdir()
-    plugin_dir = make_plugin(tmp_path / "plugin_site")
+    plugin_dir = install_plugin(tmp_path / "site", "loader_plugin", PLUGIN, {"loader": "loader_plugin:Loader"})
     pidfile = tmp_path / "pids"
     profile = tmp_path / "p.toml"
     profile.write_text(f'duration = "10m"\nmodules = ["loader"]\n[settings.loader]\npidfile = "{pidfile}"\n')

@@ -68,7 +68,14 @@ def run_options(func):
                      type=click.Path(exists=True, file_okay=False),
                      help="Judge a captured /sys, /proc and SMBIOS tree instead of this machine "
                           "(stress modules SKIP)."),
+        click.option("--expect", "expect_path", default=None, metavar="FILE",
+                     help="Claims file (TOML): what the listing promised; every mismatch FAILs. "
+                          "`burnin inventory --expect-template` writes one from a machine."),
         click.option("--junit", "junit_path", default=None, metavar="FILE", help="Also write JUnit XML here."),
+        click.option("--html", "html_path", default=None, metavar="FILE",
+                     help="Also write a self-contained HTML report here."),
+        click.option("--prom", "prom_path", default=None, metavar="FILE",
+                     help="Prometheus text metrics, rewritten atomically during the run (name it *.prom)."),
         click.option("--json", "as_json", is_flag=True,
                      help="Print one JSON object with the verdict on stdout at the end."),
         click.option("--plain", is_flag=True,
@@ -124,7 +131,44 @@ def _reporter(plain: bool):
     return DashboardReporter()
 
 
-def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroot, junit_path, as_json, plain):
+class _FanOut:
+    """Send every reporter event to several reporters (the screen and the Prometheus file)."""
+
+    def __init__(self, *reporters):
+        self.reporters = [r for r in reporters if r is not None]
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            for reporter in self.reporters:
+                getattr(reporter, name)(*args, **kwargs)
+        return call
+
+
+def _load_claims(path: str | None):
+    if path is None:
+        return None
+    from burnin.inventory.claims import load_claims
+
+    return load_claims(path)
+
+
+def _write_outputs(summary, contents, junit_path, html_path, prom_path) -> None:
+    from burnin.report.junit import junit_xml, write_atomically
+
+    if junit_path:
+        write_atomically(junit_path, junit_xml(summary))
+    if html_path:
+        from burnin.report.html import write_html
+
+        write_html(summary, contents, html_path)
+    if prom_path:
+        from burnin.report.prometheus import latest_samples, prometheus_text
+
+        write_atomically(prom_path, prometheus_text(summary, latest_samples(contents)))
+
+
+def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroot, expect_path, junit_path,
+             html_path, prom_path, as_json, plain):
     import dataclasses
 
     from burnin import journal as journals
@@ -156,20 +200,26 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     if not selected:
         raise UsageError("no modules selected")
 
+    claims = _load_claims(expect_path)
     host = Host(sysroot or "/")
     writer = journals.JournalWriter(journals.resolve_path(journal_path), sample_flush_s=profile.sample_flush_s)
-    reporter = _reporter(plain or profile.plain)
-    runner = Runner(profile, classes, selected, host, writer, reporter, mode=mode, argv=sys.argv[1:])
+    prom = None
+    if prom_path:
+        from burnin.report.prometheus import PromFileWriter
+
+        prom = PromFileWriter(prom_path)
+    reporter = _FanOut(_reporter(plain or profile.plain), prom)
+    runner = Runner(profile, classes, selected, host, writer, reporter, mode=mode, argv=sys.argv[1:],
+                    claims=claims)
     try:
         summary = runner.execute()
     finally:
         reporter.close()
 
     click.echo(verdict_block(summary), err=True)
-    if junit_path:
-        from burnin.report.junit import junit_xml, write_atomically
-
-        write_atomically(junit_path, junit_xml(summary))
+    if junit_path or html_path or prom_path:
+        # Read back from disk: the runner keeps no samples in memory, and the file is what a report would see.
+        _write_outputs(summary, journals.read(writer.path), junit_path, html_path, prom_path)
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     if summary.interrupted:
@@ -181,19 +231,19 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
 @click.argument("journal", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict and findings as one JSON object.")
 @click.option("--junit", "junit_path", default=None, metavar="FILE", help="Write JUnit XML here.")
+@click.option("--html", "html_path", default=None, metavar="FILE", help="Write a self-contained HTML report here.")
+@click.option("--prom", "prom_path", default=None, metavar="FILE", help="Write Prometheus text metrics here.")
 @friendly_errors
-def report(journal: str, as_json: bool, junit_path: str | None) -> None:
+def report(journal: str, as_json: bool, junit_path: str | None, html_path: str | None, prom_path: str | None) -> None:
     """The verdict and findings of any journal, including one cut short by a crash or power cut."""
     from burnin import journal as journals
     from burnin.model import exit_code_for
     from burnin.report.text import verdict_block
     from burnin.verdict import summarize
 
-    summary = summarize(journals.read(journal), journal=journal)
-    if junit_path:
-        from burnin.report.junit import junit_xml, write_atomically
-
-        write_atomically(junit_path, junit_xml(summary))
+    contents = journals.read(journal)
+    summary = summarize(contents, journal=journal)
+    _write_outputs(summary, contents, junit_path, html_path, prom_path)
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:
@@ -269,6 +319,74 @@ def profiles(as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['name']:<8} {format_duration(row['duration_s']):>6}  {row['description']}")
         click.echo(f"{'':<16}modules: {', '.join(row['modules'])}")
+
+
+@main.command()
+@click.argument("journal_a", type=click.Path(dir_okay=False))
+@click.argument("journal_b", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--temp-rise-c", type=float, default=5.0, show_default=True,
+              help="A peak temperature this much higher in B is a warning.")
+@click.option("--throughput-drop-pct", type=float, default=10.0, show_default=True,
+              help="A throughput this much lower in B is a warning.")
+@friendly_errors
+def compare(journal_a: str, journal_b: str, as_json: bool, temp_rise_c: float, throughput_drop_pct: float) -> None:
+    """What changed between two runs of the same machine (the seller run and the home soak): swapped or
+    missing DIMMs, CPUs, disks and NICs, new findings, hotter peaks, lower throughput."""
+    from burnin import journal as journals
+    from burnin.report.compare import compare as compare_runs
+
+    result = compare_runs(journals.read(journal_a), journals.read(journal_b), temp_rise_c, throughput_drop_pct)
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())
+    sys.exit(result.exit_code)
+
+
+compare.help += "\n\n" + EXIT_CODES_HELP
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="The whole inventory as one JSON object on stdout.")
+@click.option("--sysroot", default=None, metavar="DIR", type=click.Path(exists=True, file_okay=False),
+              help="Read a captured tree instead of this machine.")
+@click.option("--dmidecode", "dmidecode_path", default=None, metavar="FILE", type=click.Path(dir_okay=False),
+              help="Describe the machine of a `dmidecode` text dump (what a seller can send before you travel).")
+@click.option("--expect", "expect_path", default=None, metavar="FILE",
+              help="Check the claims in this TOML file; exit 1 if any does not hold.")
+@click.option("--expect-template", is_flag=True, help="Print a claims file filled in from this machine, to edit.")
+@friendly_errors
+def inventory(as_json: bool, sysroot: str | None, dmidecode_path: str | None, expect_path: str | None,
+              expect_template: bool) -> None:
+    """What is really in the box: system, CPUs, every DIMM slot, disks, NICs, PCIe devices."""
+    from pathlib import Path
+
+    from burnin.errors import UsageError
+    from burnin.host import Host
+    from burnin.inventory import SmbiosError, collect, inventory_findings
+    from burnin.inventory.claims import check_claims, claims_template
+    from burnin.report.inventory_text import inventory_text
+
+    claims = _load_claims(expect_path)
+    text = None
+    if dmidecode_path:
+        try:
+            text = Path(dmidecode_path).read_text(errors="replace")
+        except OSError as exc:
+            raise UsageError(f"cannot read: {exc.strerror or exc}", file=dmidecode_path) from None
+    try:
+        found = collect(Host(sysroot or "/"), dmidecode_text=text)
+    except SmbiosError as exc:
+        raise UsageError(str(exc), file=dmidecode_path) from None
+    if expect_template:
+        click.echo(claims_template(found), nl=False)
+        return
+    checks = check_claims(claims, found) if claims is not None else []
+    findings = inventory_findings(found)
+    if as_json:
+        click.echo(json.dumps({"inventory": found.to_dict(), "claims": [c.to_dict() for c in checks],
+                               "findings": [f.to_record() for f in findings]}, indent=2))
+    else:
+        click.echo(inventory_text(found, checks, findings))
+    sys.exit(1 if any(c.ok is False for c in checks) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

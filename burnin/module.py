@@ -75,6 +75,8 @@ class ModuleContext:
         deadline: float,
         cancel: threading.Event | Any,
         settings: Mapping[str, Any] | None = None,
+        inventory: Any = None,
+        claims: Any = None,
     ):
         self.module = module
         self.host = host
@@ -82,6 +84,10 @@ class ModuleContext:
         self.deadline = deadline  # time.monotonic() value
         self._cancel = cancel
         self.settings = dict(settings or {})
+        # What is in the box (burnin.inventory.Inventory), collected once before any module starts; None when
+        # it could not be collected. `claims` is what the listing promised (--expect), or None.
+        self.inventory = inventory
+        self.claims = claims
 
     # -- time ----------------------------------------------------------------------------------
     def remaining(self) -> float:

@@ -68,7 +68,7 @@ class _PipeContext(ModuleContext):
         self._conn.send((kind, payload))
 
 
-def _module_process(module: Module, conn, cancel) -> None:
+def _module_process(module: Module, conn, cancel, inventory, claims) -> None:
     """Body of a module's own process: run the phases the parent asks for, report how each ended."""
     die_with_parent()
     try:
@@ -86,7 +86,7 @@ def _module_process(module: Module, conn, cancel) -> None:
         if message[0] == "exit":
             return
         _, phase, deadline = message
-        ctx = _PipeContext(conn, module.name, module.host, phase, deadline, cancel, module.config)
+        ctx = _PipeContext(conn, module.name, module.host, phase, deadline, cancel, module.config, inventory, claims)
         try:
             getattr(module, phase)(ctx)
             outcome = {"phase": phase, "status": "ok"}
@@ -132,6 +132,12 @@ class _Slot:
     reason: str = ""
 
 
+def _collect_inventory(host: Host):
+    from burnin.inventory import collect
+
+    return collect(host)
+
+
 def host_identity(host: Host) -> dict[str, Any]:
     """Hostname and what /sys/class/dmi/id says of the system; None where unknown."""
     dmi = "/sys/class/dmi/id"
@@ -155,6 +161,8 @@ class Runner:
         reporter: Reporter,
         mode: str = "run",
         argv: Sequence[str] = (),
+        claims: Any = None,
+        collect_inventory: Any = None,
     ):
         self.profile = profile
         self.host = host
@@ -164,6 +172,10 @@ class Runner:
         self.argv = list(argv)
         self.selected = list(selected)
         self.classes = module_classes
+        self.claims = claims
+        # Called with the host; returns an Inventory. Injectable so tests of the runner stay independent of it.
+        self._collect_inventory = collect_inventory or _collect_inventory
+        self.inventory: Any = None
         self.records: list[dict[str, Any]] = []  # every durable record, to fold the verdict as `report` does
         self._ctx = multiprocessing.get_context("fork")
         self._cancel = self._ctx.Event()
@@ -218,8 +230,11 @@ class Runner:
         if self.host.live:
             _set_oom_score_adj(-900)
         try:
+            self.inventory = self._record_inventory("start")
             self._prepare_modules()
             self._phases()
+            if not self._hard_stop:
+                self._record_inventory("end")
         finally:
             self._stop_all()
             for sig, handler in previous.items():
@@ -244,6 +259,22 @@ class Runner:
         self.journal.close()
         return summarize(JournalContents(records=self.records), journal=str(self.journal.path))
 
+    def _record_inventory(self, when: str) -> Any:
+        """Collect the inventory and journal it; a failure to collect is a note, never the end of the run."""
+        try:
+            inventory = self._collect_inventory(self.host)
+        except Exception as exc:  # noqa: BLE001 - the run goes on; modules see ctx.inventory = None
+            self._write("note", module=None, message=f"inventory could not be collected: {type(exc).__name__}: {exc}",
+                        data={"traceback": traceback.format_exc()[-4000:]})
+            return None
+        claims = None
+        if when == "start" and self.claims is not None:
+            from burnin.inventory.claims import check_claims
+
+            claims = [c.to_dict() for c in check_claims(self.claims, inventory)]
+        self._write("inventory", when=when, inventory=inventory.to_record(), claims=claims)
+        return inventory
+
     def _prepare_modules(self) -> None:
         for name in self.selected:
             cls = self.classes[name]
@@ -257,7 +288,8 @@ class Runner:
                 self._end_module(slot)
                 continue
             parent_conn, child_conn = self._ctx.Pipe()
-            process = self._ctx.Process(target=_module_process, args=(module, child_conn, self._cancel),
+            process = self._ctx.Process(target=_module_process,
+                                        args=(module, child_conn, self._cancel, self.inventory, self.claims),
                                         name=f"burnin:{name}")
             process.start()
             child_conn.close()

@@ -22,8 +22,11 @@ class RecordingContext(ModuleContext):
         seconds: float = 5.0,
         settings: Mapping[str, Any] | None = None,
         cancel: threading.Event | None = None,
+        inventory=None,
+        claims=None,
     ):
-        super().__init__(module, host, phase, time.monotonic() + seconds, cancel or threading.Event(), settings)
+        super().__init__(module, host, phase, time.monotonic() + seconds, cancel or threading.Event(), settings,
+                         inventory, claims)
         self.samples: list[dict[str, float]] = []
         self.findings: list[Finding] = []
         self.notes: list[dict[str, Any]] = []
@@ -44,9 +47,11 @@ class RecordingContext(ModuleContext):
         return [f.code for f in self.findings if wanted is None or f.severity is wanted]
 
 
-def run_phases(module: Module, phases=("check", "run", "finish"), seconds: float = 5.0) -> RecordingContext:
+def run_phases(module: Module, phases=("check", "run", "finish"), seconds: float = 5.0, inventory=None,
+               claims=None) -> RecordingContext:
     """Run the phases a module implements, in order, on one recording context (as the runner would)."""
-    ctx = RecordingContext(module.name, module.host, seconds=seconds, settings=module.config)
+    ctx = RecordingContext(module.name, module.host, seconds=seconds, settings=module.config, inventory=inventory,
+                           claims=claims)
     for phase in phases:
         if type(module).implements(phase):
             ctx.phase = phase

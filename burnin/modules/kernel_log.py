@@ -378,7 +378,9 @@ class KernelLogModule(Module):
         first_seq = records[0].seq if records else None
         ctx.note("kernel log read up to the start of the run", records=len(records), first_seq=first_seq,
                  last_seq=self._last_seq)
-        before = summarize_before_run(r for r in records if self._judged(r))
+        # Only real kernel lines count here, whatever `userspace_lines` says: lines injected by earlier test runs
+        # are no evidence about this machine's history.
+        before = summarize_before_run(r for r in records if r.facility == 0)
         if before.counts:
             ctx.warn(
                 "kernel", "kernel-errors-before-run",

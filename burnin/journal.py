@@ -9,6 +9,7 @@ last line. The schema is documented in docs/journal-schema.md and versioned by `
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -147,7 +148,7 @@ def read(path: str | Path) -> JournalContents:
         raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read journal: {exc.strerror or exc}", file=str(path)) from None
-    contents = parse_lines(raw.split(b"\n"))
+    contents = parse_bytes(raw)
     if not contents.records:
         raise UsageError("not a burnin journal (no readable records)", file=str(path))
     if contents.records[0].get("type") != "run_start":
@@ -157,6 +158,25 @@ def read(path: str | Path) -> JournalContents:
         raise UsageError(f"journal schema {schema!r} is not supported (this burnin reads {SCHEMA_VERSION})",
                          file=str(path), line=1)
     return contents
+
+
+def parse_bytes(raw: bytes) -> JournalContents:
+    """Parse a whole journal. A clean file (every line a record) is parsed in one json.loads call, which is
+    about twice as fast on a 24-hour journal; anything else (a torn tail, a bad line) goes line by line."""
+    body = raw.strip(b"\n")
+    if body and b"\n\n" not in body:
+        was_enabled = gc.isenabled()
+        gc.disable()  # hundreds of thousands of small dicts: the collector only slows the parse down
+        try:
+            records = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        except ValueError:
+            records = None
+        finally:
+            if was_enabled:
+                gc.enable()
+        if records is not None and all(type(r) is dict and "type" in r for r in records):
+            return JournalContents(records=records)
+    return parse_lines(raw.split(b"\n"))
 
 
 def parse_lines(lines: Iterable[bytes]) -> JournalContents:

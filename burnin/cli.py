@@ -389,5 +389,19 @@ def inventory(as_json: bool, sysroot: str | None, dmidecode_path: str | None, ex
     sys.exit(1 if any(c.ok is False for c in checks) else 0)
 
 
+@main.command()
+@click.argument("out", type=click.Path())
+@friendly_errors
+def capture(out: str) -> None:
+    """Capture what the inventory and the health checks read on this machine into OUT (a new directory, or
+    a .tar.gz), command outputs included, to attach to a bug report or judge elsewhere with --sysroot OUT."""
+    from burnin.capture import capture as capture_machine
+    from burnin.registry import module_classes
+
+    manifest = capture_machine(out, module_classes())
+    click.echo(f"captured {manifest['files_copied']} files and {len(manifest['commands'])} command outputs "
+               f"into {out}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import fnmatch
+import json
 import os
 import shutil
 import signal
@@ -61,12 +62,29 @@ class CommandResult:
         }
 
 
+CAPTURE_DIR = ".burnin-capture"  # inside a captured tree: the manifest and the recorded command outputs
+
+
 class Host:
-    """The machine under test, or a captured tree of one."""
+    """The machine under test, or a captured tree of one (made by `burnin capture`, or any copy of /sys)."""
 
     def __init__(self, root: str | os.PathLike = "/"):
         self.root = Path(root).resolve()
         self.live = self.root == Path("/")
+        # While `burnin capture` records: every host path touched and every command run.
+        self.touched: set[str] | None = None
+        self.commands_run: list[CommandResult] | None = None
+        self._replay = {} if self.live else _load_replay(self.root / CAPTURE_DIR / "commands.json")
+
+    @property
+    def can_run(self) -> bool:
+        """Whether commands give answers: on the live machine, or replayed from a capture that recorded them."""
+        return self.live or bool(self._replay)
+
+    def record(self) -> None:
+        """Start recording what is read and run (for `burnin capture`)."""
+        self.touched = set()
+        self.commands_run = []
 
     def __repr__(self) -> str:
         return f"Host(root={str(self.root)!r})"
@@ -76,6 +94,8 @@ class Host:
         """The real path of `host_path` (an absolute path on the machine under test)."""
         if not host_path.startswith("/"):
             raise ValueError(f"host paths are absolute, got {host_path!r}")
+        if self.touched is not None:
+            self.touched.add(host_path)
         return self.root / host_path.lstrip("/")
 
     def exists(self, host_path: str) -> bool:
@@ -128,9 +148,9 @@ class Host:
 
     # -- programs ------------------------------------------------------------------------------
     def which(self, tool: str) -> str | None:
-        """Where `tool` is installed on a live host. A captured tree runs no programs."""
+        """Where `tool` is installed on a live host; in a capture, a name if its outputs were recorded."""
         if not self.live:
-            return None
+            return f"(captured) {tool}" if any(argv[0] == tool for argv in self._replay) else None
         return shutil.which(tool)
 
     def run(self, argv: Sequence[str], timeout: float = 30.0, input: str | None = None) -> CommandResult:
@@ -138,7 +158,16 @@ class Host:
         argv = tuple(str(a) for a in argv)
         start = time.monotonic()
         if not self.live:
-            return CommandResult(argv, None, "", "", 0.0, error=f"not run: analysing a captured tree ({self.root})")
+            if argv in self._replay:
+                return self._replay[argv]
+            return CommandResult(argv, None, "", "", 0.0, error=f"not run: analysing a captured tree ({self.root})"
+                                 " that holds no output of this command")
+        result = self._run(argv, timeout, input, start)
+        if self.commands_run is not None:
+            self.commands_run.append(result)
+        return result
+
+    def _run(self, argv: tuple[str, ...], timeout: float, input: str | None, start: float) -> CommandResult:
         if shutil.which(argv[0]) is None:
             return CommandResult(argv, None, "", "", 0.0, error=f"{argv[0]} is not installed")
         try:
@@ -177,6 +206,23 @@ class Host:
         return subprocess.Popen(
             [str(a) for a in argv], preexec_fn=die_with_parent, **popen_kwargs
         )
+
+
+def _load_replay(path: Path) -> dict[tuple[str, ...], CommandResult]:
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    replay = {}
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            argv = tuple(entry["argv"])
+            replay[argv] = CommandResult(argv, entry["returncode"], entry["stdout"], entry["stderr"],
+                                         float(entry.get("duration_s", 0.0)), bool(entry.get("timed_out")),
+                                         str(entry.get("error", "")))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return replay
 
 
 def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> None:

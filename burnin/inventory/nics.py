@@ -96,7 +96,7 @@ def collect_nics(host: Host, include_virtual: bool = False) -> tuple[list[Nic], 
     nics = [read_nic(host, name) for name in host.listdir(NET)]
     if not include_virtual:
         nics = [n for n in nics if n.physical]
-    if not host.live:
+    if not host.can_run:
         return nics, notes
     if host.which("ethtool") is None:
         if nics:

@@ -253,3 +253,24 @@ def natural_key(name: str) -> list:
     if text:
         parts.append((1, text))
     return parts
+
+
+def parse_cpulist(text: str | None) -> list[int]:
+    """The kernel's CPU-list format: "0-3,8,10-11" -> [0, 1, 2, 3, 8, 10, 11] (sorted, unique)."""
+    cpus: set[int] = set()
+    for part in (text or "").strip().split(","):
+        first, _, last = part.strip().partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            cpus.update(range(int(first), int(last or first) + 1))
+    return sorted(cpus)
+
+
+def format_cpulist(cpus) -> str:
+    """[0, 1, 2, 3, 8] -> "0-3,8", the kernel's CPU-list format."""
+    ranges: list[list[int]] = []
+    for cpu in sorted(set(cpus)):
+        if ranges and cpu == ranges[-1][1] + 1:
+            ranges[-1][1] = cpu
+        else:
+            ranges.append([cpu, cpu])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)

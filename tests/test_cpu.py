@@ -13,12 +13,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from burnin.host import Host
+from burnin.host import Host, format_cpulist, parse_cpulist
 from burnin.model import Severity
 from burnin.modules import cpu as cpu_mod
 from burnin.modules.cpu import (
-    CpuModule, CpuTopology, FreqReference, busy_fractions, format_cpulist, judge_busy, judge_freq,
-    judge_machine_checks, judge_stress_ng, judge_throttle, parse_cpulist, parse_interrupt_counters,
+    CpuModule, CpuTopology, FreqReference, busy_fractions, judge_busy, judge_freq,
+    judge_machine_checks, judge_stress_ng, judge_throttle, parse_interrupt_counters,
     parse_proc_stat, plan_slices, read_freq_khz, read_freq_reference, read_throttle, read_topology,
 )
 from burnin.testing import RecordingContext, run_phases

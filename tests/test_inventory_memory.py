@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from burnin.host import Host
+from burnin.host import Host, parse_cpulist
 from burnin.inventory.cpu import socket_records
 from burnin.inventory.dmidecode import parse_dmidecode_text
 from burnin.inventory.memory import (
     collect_memory,
     infer_places,
     memory_from_smbios,
-    parse_cpulist,
     parse_meminfo_total,
 )
 from burnin.inventory.population import PopulationPolicy, population_findings

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from burnin.host import Host
+from burnin.host import Host, format_cpulist
 from burnin.model import Severity
 from burnin.modules.thermal import (
     FanReading,
     FanSource,
     TempSource,
     ThermalModule,
-    compact_cpus,
     discover,
     fan_not_connected,
     judge_fan,
@@ -328,7 +327,7 @@ def test_throttle_increase_ignores_counters_that_did_not_rise_or_went_back():
     assert rises == {0: {"core_throttle_count": 4, "core_throttle_total_time_ms": 250}}
     assert judge_throttle(rises, Severity.WARN).component == "cpu:0"
     assert judge_throttle({}, Severity.WARN) is None
-    assert compact_cpus([8, 0, 1, 2, 3, 10]) == "0-3,8,10"
+    assert format_cpulist([8, 0, 1, 2, 3, 10]) == "0-3,8,10"
 
 
 def test_two_nvme_drives_are_named_by_their_device_and_unlinked_copies_by_hwmon_index(tmp_path):

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from burnin.host import Host
+from burnin.host import Host, parse_cpulist
 from burnin.inventory._record import Record
 from burnin.inventory.smbios import ECC_PROTECTING, MemoryDeviceRecord, Smbios
 
@@ -255,19 +255,6 @@ def parse_meminfo_total(text: str | None) -> int | None:
             if parts and parts[0].isdigit():
                 return int(parts[0]) * (1024 if parts[1:2] == ["kB"] else 1)
     return None
-
-
-def parse_cpulist(text: str | None) -> list[int]:
-    """ "0-3,8,10-11" -> [0, 1, 2, 3, 8, 10, 11]."""
-    cpus: list[int] = []
-    for part in (text or "").strip().split(","):
-        part = part.strip()
-        if not part:
-            continue
-        first, _, last = part.partition("-")
-        if first.isdigit() and (not last or last.isdigit()):
-            cpus.extend(range(int(first), int(last or first) + 1))
-    return cpus
 
 
 def read_numa_nodes(host: Host) -> list[NumaNode]:

@@ -46,7 +46,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import psutil
 
-from burnin.host import Host, die_with_parent
+from burnin.host import Host, die_with_parent, format_cpulist, parse_cpulist
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 from burnin.modules import cpu_kernels
@@ -118,35 +118,6 @@ class Judgement:
 
 
 # -- reading the host ----------------------------------------------------------------------------
-def parse_cpulist(text: str | None) -> list[int]:
-    """'0-3,8,10-11' -> [0, 1, 2, 3, 8, 10, 11]."""
-    cpus: list[int] = []
-    for part in (text or "").strip().split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        try:
-            cpus.extend(range(int(lo), int(hi or lo) + 1))
-        except ValueError:
-            continue
-    return sorted(set(cpus))
-
-
-def format_cpulist(cpus: Iterable[int]) -> str:
-    """[0, 1, 2, 5] -> '0-2,5'."""
-    ordered = sorted(set(cpus))
-    parts: list[str] = []
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    return ",".join(parts)
-
-
 def online_cpus(host: Host) -> list[int]:
     cpus = parse_cpulist(host.read_text("/sys/devices/system/cpu/online"))
     if cpus:

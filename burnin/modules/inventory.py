@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from burnin.inventory.population import PopulationPolicy
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 
@@ -49,23 +50,14 @@ class InventoryModule(Module):
     name = "inventory"
     summary = "what is in the box: claims (--expect), memory population, hardware that vanishes during the run"
     needs = ("root for SMBIOS tables (DIMM slots)",)
-    settings = {
-        "dimm_slot_order": "warn",
-        "memory_sockets": "warn",
-        "memory_channels": "warn",
-        "dimm_mixed": "warn",
-        "dimm_speed_below_rated": "warn",
-        "dimm_not_used": "fail",
-        "memory_reserve_pct": 5.0,
-        "memory_reserve_gib": 1.0,
-    }
+    settings = dict(PopulationPolicy.SETTINGS)
     choices = {key: _SEVERITIES for key, value in settings.items() if isinstance(value, str)}
 
     def probe(self) -> Probe:
         return Probe.ok()
 
     def check(self, ctx: ModuleContext) -> None:
-        from burnin.inventory import PopulationPolicy, inventory_findings
+        from burnin.inventory import inventory_findings
         from burnin.inventory.claims import match_claims
 
         if ctx.inventory is None:

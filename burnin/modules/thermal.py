@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from burnin.host import Host
+from burnin.host import Host, format_cpulist
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 
@@ -353,17 +353,6 @@ def judge_fan(r: FanReading, spun_before: bool, tolerance_pct: float) -> list[Ju
     return out
 
 
-def compact_cpus(cpus: list[int]) -> str:
-    """[0, 1, 2, 3, 8] -> "0-3,8"."""
-    ranges: list[list[int]] = []
-    for c in sorted(cpus):
-        if ranges and c == ranges[-1][1] + 1:
-            ranges[-1][1] = c
-        else:
-            ranges.append([c, c])
-    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)
-
-
 def throttle_increase(before: Mapping[int, Mapping[str, int]], after: Mapping[int, Mapping[str, int]]) -> dict:
     """CPU -> {counter: increase} for the counters that rose (times in ms given alongside, when present)."""
     rises = {}
@@ -379,7 +368,7 @@ def throttle_increase(before: Mapping[int, Mapping[str, int]], after: Mapping[in
 def judge_throttle(rises: Mapping[int, Mapping[str, int]], severity: Severity) -> Judgement | None:
     if not rises:
         return None
-    cpus = compact_cpus(list(rises))
+    cpus = format_cpulist(list(rises))
     total = {n.split("_")[0]: sum(r.get(n, 0) for r in rises.values()) for n in THROTTLE_COUNTERS}
     return Judgement(severity, f"cpu:{cpus}", "cpu-throttled",
                      f"CPUs {cpus} were slowed down by thermal throttling during the run "
@@ -444,7 +433,7 @@ class ThermalModule(Module):
         since_boot = {c: {n: v for n, v in t.items() if n in THROTTLE_COUNTERS and v} for c, t in snap.throttle.items()}
         since_boot = {c: t for c, t in since_boot.items() if t}
         if since_boot:
-            cpus = compact_cpus(list(since_boot))
+            cpus = format_cpulist(list(since_boot))
             ctx.info(f"cpu:{cpus}", "cpu-throttled-since-boot",
                      f"CPUs {cpus} had been thermally throttled before this run (counters are since boot).",
                      {"counts": {f"cpu{c}": t for c, t in sorted(since_boot.items())}})

@@ -390,6 +390,39 @@ def inventory(as_json: bool, sysroot: str | None, dmidecode_path: str | None, ex
 
 
 @main.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("--profile", "profile_name", default="seller", metavar="NAME|PATH", show_default=True,
+              help="Profile whose [settings.disk] thresholds judge the reports.")
+@friendly_errors
+def smart(reports: tuple[str, ...], as_json: bool, profile_name: str) -> None:
+    """Judge saved smartctl reports (`smartctl -x`/`-a` text, or `smartctl -j` JSON) with the rules of a
+    live run: what a seller can send before you travel."""
+    from burnin.model import Verdict, exit_code_for
+    from burnin.modules.disk import judge_reports
+    from burnin.registry import module_classes
+
+    profile = _load_profile(profile_name, module_classes())
+    results = judge_reports(reports, settings=profile.settings_for("disk"))
+    order = [Verdict.PASS, Verdict.WARN, Verdict.ERROR, Verdict.FAIL]
+    worst = max((r.verdict for r in results), key=order.index, default=Verdict.ERROR)
+    if as_json:
+        click.echo(json.dumps({"verdict": worst.value, "reports": [
+            {"path": r.path, "verdict": r.verdict.value, "reason": r.reason,
+             "findings": [f.to_record() for f in r.findings]} for r in results]}, indent=2))
+    else:
+        for r in results:
+            click.echo(f"{r.verdict.value:<5} {r.path}" + (f": {r.reason}" if r.reason else ""))
+            for f in r.findings:
+                if f.severity.value != "info":
+                    click.echo(f"      {f.severity.value.upper()} {f.component}: {f.message}")
+    sys.exit(exit_code_for(worst))
+
+
+smart.help += "\n\n" + EXIT_CODES_HELP
+
+
+@main.command()
 @click.argument("out", type=click.Path())
 @friendly_errors
 def capture(out: str) -> None:

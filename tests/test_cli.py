@@ -101,3 +101,16 @@ def test_report_on_a_missing_or_foreign_file_is_a_usage_error(tmp_path):
 def test_python_dash_m_burnin_works():
     out = subprocess.run([sys.executable, "-m", "burnin", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and __version__ in out.stdout
+
+
+def test_smart_judges_saved_reports_with_run_exit_codes(data_dir):
+    failing = str(data_dir / "smart/json/SEAGATE_ST373453LC_26.json")  # grown defects 260, 536 uncorrected
+    healthy = [str(p) for p in sorted((data_dir / "smart/json").glob("nvme-null-INTEL*.json"))[:2]]
+    result = CliRunner().invoke(main, ["smart", failing, *healthy, "--json"])
+    assert result.exit_code == 1
+    out = json.loads(result.stdout)
+    assert out["verdict"] == "FAIL"
+    assert [r["verdict"] for r in out["reports"]] == ["FAIL", "PASS", "PASS"]
+    assert CliRunner().invoke(main, ["smart", *healthy]).exit_code == 0
+    missing = CliRunner().invoke(main, ["smart", "/nonexistent/report.json"])
+    assert missing.exit_code == 2 and "Traceback" not in missing.output

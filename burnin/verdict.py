@@ -49,7 +49,8 @@ def fold_run(module_verdicts: Mapping[str, Verdict], required: Iterable[str], co
     errored = [m for m, v in verdicts.items() if v in (Verdict.ERROR, Verdict.INCOMPLETE)]
     if errored:
         return Verdict.ERROR, "could not test: " + ", ".join(errored)
-    missing = sorted(m for m in required if verdicts.get(m) in (None, Verdict.SKIP))
+    # A required module the user left out (--only, --skip) was not asked to test; one that ran and skipped was.
+    missing = sorted(m for m in required if verdicts.get(m) is Verdict.SKIP)
     if missing:
         return Verdict.ERROR, "required but not tested: " + ", ".join(missing)
     if not any(v in (Verdict.PASS, Verdict.WARN) for v in verdicts.values()):

@@ -1,4 +1,5 @@
-"""ethtool: argv builders and parsers for `ethtool -i IFACE` (driver, firmware) and `ethtool IFACE` (link modes).
+"""ethtool: argv builders and parsers for `ethtool -i IFACE` (driver, firmware), `ethtool IFACE` (link modes,
+the link partner's too) and `ethtool -S IFACE` (the driver's own counters).
 
 ethtool 6.1 has no JSON output for link settings, so its text is parsed. Fields ethtool reports as
 "Unknown!" or "Not reported" are None / empty. Adapters never judge.
@@ -30,6 +31,9 @@ class LinkSettings:
     duplex: str | None  # "Full", "Half"
     port: str | None  # "Twisted Pair", "FIBRE", "Direct Attach Copper"
     link_detected: bool | None
+    # What the other end of the cable advertised in autonegotiation; empty when the driver does not report it.
+    partner_link_modes: tuple[str, ...] = ()
+    partner_autoneg: bool | None = None
 
     @property
     def supported_speeds_mbps(self) -> tuple[int, ...]:
@@ -42,6 +46,10 @@ def driver_argv(iface: str) -> list[str]:
 
 def settings_argv(iface: str) -> list[str]:
     return ["ethtool", iface]
+
+
+def statistics_argv(iface: str) -> list[str]:
+    return ["ethtool", "-S", iface]
 
 
 def _value(text: str) -> str | None:
@@ -111,7 +119,27 @@ def parse_settings(text: str) -> LinkSettings:
         duplex=duplex if duplex and not duplex.startswith("Unknown") else None,
         port=values.get("Port") or None,
         link_detected=_yes_no(values.get("Link detected")),
+        partner_link_modes=tuple(lists.get("Link partner advertised link modes", ())),
+        partner_autoneg=_yes_no(values.get("Link partner advertised auto-negotiation")),
     )
+
+
+_STAT = re.compile(r"^\s*(.+?):\s+(-?\d+)\s*$")
+
+
+def parse_statistics(text: str) -> dict[str, int]:
+    """Parse `ethtool -S`: "     name: value" lines under "NIC statistics:".
+
+    Names are kept whole, prefixes included ("[0]: rx_bytes" from bnx2x, "rxq0: rx_compl_err" from be2net):
+    per-queue counters of different queues share the last part of their name. Non-numeric lines are skipped."""
+    stats: dict[str, int] = {}
+    for line in text.splitlines():
+        if not line.startswith((" ", "\t")):
+            continue  # "NIC statistics:", a "# ethtool -S" prompt
+        match = _STAT.match(line)
+        if match:
+            stats[match[1].strip()] = int(match[2])
+    return stats
 
 
 def link_mode_speeds(modes: tuple[str, ...] | list[str]) -> tuple[int, ...]:

@@ -88,6 +88,12 @@ def run_options(func):
 
 @main.command()
 @run_options
+@click.option("--destructive", "destructive", multiple=True, metavar="DEVICE",
+              help="DESTROYS ALL DATA on DEVICE: write-verify it, then wipe it with zeros (a wipe certificate goes "
+                   "in the journal). Repeatable. Needs --yes-destroy-data with its serial and a profile with "
+                   "disk_writes = true; never the system disk or a mounted or used one.")
+@click.option("--yes-destroy-data", "yes_destroy_data", multiple=True, metavar="SERIAL",
+              help="The serial number of each --destructive device, as consent to destroy its data.")
 @friendly_errors
 def run(**options) -> None:
     """Preflight checks, then stress everything at once while watching, then the verdict.
@@ -167,8 +173,37 @@ def _write_outputs(summary, contents, junit_path, html_path, prom_path) -> None:
         write_atomically(prom_path, prometheus_text(summary, latest_samples(contents)))
 
 
+def _destructive_profile(profile, host, destructive, yes_destroy_data, selected):
+    """The profile with the disk module's `destructive_devices` set from the user's consent, checked before any
+    journal exists; UsageError (one line) on any refusal."""
+    import dataclasses
+
+    from burnin.errors import UsageError
+    from burnin.modules import disk
+
+    if profile.settings_for("disk").get("destructive_devices"):
+        raise UsageError("settings.disk.destructive_devices may only be set by --destructive and --yes-destroy-data")
+    if not destructive and not yes_destroy_data:
+        return profile
+    if not destructive:
+        raise UsageError("--yes-destroy-data needs --destructive DEVICE")
+    if destructive and not yes_destroy_data:
+        raise UsageError("--destructive needs --yes-destroy-data SERIAL (the serial number of each device)")
+    if not profile.disk_writes:
+        raise UsageError(f"--destructive: profile {profile.name!r} never writes to disks (disk_writes = false); "
+                         "use a profile with disk_writes = true")
+    if "disk" not in selected:
+        raise UsageError("--destructive needs the disk module, which is not selected")
+    try:
+        consented = disk.destructive_consent(host, destructive, yes_destroy_data)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    settings = {**profile.module_settings, "disk": {**profile.settings_for("disk"), "destructive_devices": consented}}
+    return dataclasses.replace(profile, module_settings=settings)
+
+
 def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroot, expect_path, junit_path,
-             html_path, prom_path, as_json, plain):
+             html_path, prom_path, as_json, plain, destructive=(), yes_destroy_data=()):
     import dataclasses
 
     from burnin import journal as journals
@@ -202,6 +237,7 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
 
     claims = _load_claims(expect_path)
     host = Host(sysroot or "/")
+    profile = _destructive_profile(profile, host, destructive, yes_destroy_data, selected)
     writer = journals.JournalWriter(journals.resolve_path(journal_path), sample_flush_s=profile.sample_flush_s)
     prom = None
     if prom_path:

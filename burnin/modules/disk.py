@@ -1,5 +1,7 @@
 """Disks: SMART health and history, counters before and after, self-tests, a non-destructive read scan, and
-signs of a previous owner's data. Never writes to any disk.
+signs of a previous owner's data. Never writes to any disk, except a write-verify and zero wipe of the devices the
+user named with ``burnin run --destructive DEVICE --yes-destroy-data SERIAL`` (setting `destructive_devices`,
+set by the CLI only, in a profile with `disk_writes = true`).
 
 Where the SMART data comes from (see `burnin.tools.smart`): pySMART, the project's SMART library, discovers the
 drives (``smartctl --scan-open``, which also finds drives behind RAID controllers as ``-d megaraid,N``), parses
@@ -41,9 +43,18 @@ reason; the read scan still tests in run(), and is skipped with the reason when 
 ERROR: smartctl lists or opens a drive but neither pySMART nor its JSON gave anything to judge (or it timed out);
 a disk the scan could not read for a reason other than a policy (e.g. O_DIRECT refused).
 
-Destructive tests and wiping are a later step and not here: this module opens devices only through
-`burnin.tools.readscan.open_readonly`. `writable_refusal` (never the system disk, a mounted or otherwise used one)
-is the rule that later step will use.
+Destructive (run(), consented devices only, each checked again at the start: `destructive_refusal` refuses the
+system or live disk, a mounted, swap or dm/md-held one, and a serial that no longer matches): `write_verify`
+writes bytes derived from (seed, offset) over the whole device with O_DIRECT, fsyncs, reads every byte back; then
+`wipe` = "zero" overwrites it with zeros, fsyncs, and reads back every byte (`wipe_verify` "full") or a sample.
+Consented devices are not read-scanned. Writing goes only through `burnin.tools.writeverify.open_for_writing`,
+which asserts the consent and opens O_EXCL (the kernel refuses a device in use); everything else opens devices
+through `burnin.tools.readscan.open_readonly`. FAIL: `write-error` (an I/O error writing, flushing or reading back)
+or `write-verify-mismatch` (bytes read back differ), naming the byte offset and LBA. INFO: `write-verify-passed`;
+`disk-wiped` with a `wipe-certificate` note (serial, device, method, bytes, verified, started, finished). WARN
+`wipe-incomplete`: the run ended first (stops within a chunk's I/O of being asked; says how far it got). ERROR: a
+consented device that may no longer be written (mounted since) or cannot be opened exclusively. NVMe
+format/sanitize and ATA secure erase are not done (a zero overwrite does not reach an SSD's spare area).
 """
 
 from __future__ import annotations
@@ -59,11 +70,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from burnin.host import Host
-from burnin.inventory.disks import Disk
+from burnin.inventory.disks import Disk, mounted_devices, read_disk
 from burnin.model import Finding, Probe, Severity, Verdict
 from burnin.module import Module, ModuleContext, Skip
 from burnin.tools import readscan
 from burnin.tools import smart as smart_tool
+from burnin.tools import writeverify
 from burnin.tools.smart import ATA, NVME, SCSI, ScanEntry, SmartReport
 
 MODULE = "disk"
@@ -106,6 +118,13 @@ DISK_SETTINGS: dict[str, Any] = {
     "sample_interval_s": 2.0,
     # previous data
     "previous_data": "warn",  # warn | info
+    # destructive (run phase): ONLY the devices the user named with --destructive DEVICE and confirmed with
+    # --yes-destroy-data SERIAL; the CLI sets this list ("/dev/sdX=SERIAL"), a profile may not
+    "destructive_devices": [],
+    "write_verify": "full",  # none | full: write a seeded pattern over the whole device, read it back
+    "wipe": "zero",  # none | zero: overwrite with zeros afterwards, and record a wipe certificate
+    "wipe_verify": "full",  # full | sample (sample_mib over sample_regions)
+    "write_block_kib": 1024,
 }
 
 
@@ -444,16 +463,71 @@ def data_signatures(head: bytes, logical_block: int = 512) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-# -- the rule for a later destructive step ---------------------------------------------------------
+# -- the rules for writing: consent naming the device --------------------------------------------
 def writable_refusal(disk: Disk) -> str | None:
-    """Why `disk` must never be written to, or None. Not used yet: the destructive tests and wipe come later."""
+    """Why `disk` must never be written to, or None."""
     if disk.system:
         return f"{disk.dev_path} holds the running system ({', '.join(disk.mountpoints) or 'boot or live medium'})"
     if disk.mountpoints:
-        return f"{disk.dev_path} is mounted ({', '.join(disk.mountpoints)})"
+        return f"{disk.dev_path} is mounted or used as swap ({', '.join(disk.mountpoints)})"
     if disk.holders:
         return f"{disk.dev_path} is in use by {', '.join(disk.holders)} (device-mapper or md)"
     return None
+
+
+def lookup_disk(host: Host, device: str) -> Disk | None:
+    """The whole disk `device` names (/dev/sdb, a /dev/disk/by-id link), read afresh from sysfs with its mount
+    state, or None when it is no whole disk here. Loop devices read as disks without a serial (so they are refused:
+    tests stand in for this function)."""
+    real = host.realpath(device) if host.live else device
+    name = real.rstrip("/").rsplit("/", 1)[-1]
+    if not name or not host.exists(f"/sys/block/{name}"):
+        return None
+    return read_disk(host, name, mounted_devices(host))
+
+
+def destructive_refusal(device: str, disk: Disk | None, serial: str | None) -> str | None:
+    """Why the disk `device` names (`disk`, as `lookup_disk` read it) may not be destroyed with the consent
+    `serial` (the user's --yes-destroy-data), or None when it may."""
+    if disk is None:
+        return f"{device}: no such whole disk here"
+    why = writable_refusal(disk)
+    if why:
+        return why
+    if not disk.serial:
+        return f"{disk.dev_path} has no known serial number, so no consent can name it"
+    if serial is None:
+        return (f"{disk.dev_path} (S/N {disk.serial}) needs --yes-destroy-data {disk.serial}: everything on it "
+                "will be destroyed")
+    if serial != disk.serial:
+        return f"{disk.dev_path}: --yes-destroy-data {serial!r} does not match its serial number {disk.serial!r}"
+    return None
+
+
+def destructive_consent(host: Host, devices: Sequence[str], serials: Sequence[str]) -> list[str]:
+    """Check the --destructive DEVICE / --yes-destroy-data SERIAL pairs; "/dev/X=SERIAL" for each consented
+    device. Raises ValueError (one line) on the first refusal."""
+    if not host.live:
+        raise ValueError("--destructive is not possible on a captured tree (--sysroot)")
+    if not devices:
+        raise ValueError("--yes-destroy-data needs --destructive DEVICE")
+    left = list(serials)
+    consented: list[str] = []
+    for device in devices:
+        disk = lookup_disk(host, device)
+        serial = disk.serial if disk is not None and disk.serial in left else (left[0] if left else None)
+        why = destructive_refusal(device, disk, serial)
+        if why:
+            raise ValueError(f"--destructive refused: {why}")
+        assert disk is not None and disk.serial
+        left.remove(disk.serial)
+        entry = f"{disk.dev_path}={disk.serial}"
+        if entry in consented:
+            raise ValueError(f"--destructive names {disk.dev_path} twice")
+        consented.append(entry)
+    if left:
+        raise ValueError(f"--yes-destroy-data {left[0]!r} matches none of the --destructive devices")
+    return consented
 
 
 # -- judgement: the read scan ----------------------------------------------------------------------
@@ -539,12 +613,14 @@ class DiskModule(Module):
     """SMART, counters, self-tests, a read-only scan and previous-data checks; see the module docstring."""
 
     name = "disk"
-    summary = "SMART health and history of every disk, self-tests, and a read-only O_DIRECT scan (never writes)"
+    summary = ("SMART health and history of every disk, self-tests, and a read-only O_DIRECT scan (writes only to "
+               "a disk named with --destructive)")
     needs = ("root", "smartctl (smartmontools) for SMART")
     stress = True
     settings = DISK_SETTINGS
     choices = {"self_test": ("none", "short", "long"), "scan": ("none", "sample", "full"),
-               "previous_data": ("warn", "info")}
+               "previous_data": ("warn", "info"), "write_verify": ("none", "full"), "wipe": ("none", "zero"),
+               "wipe_verify": ("full", "sample")}
 
     def __init__(self, host: Host, settings: Mapping[str, Any] | None = None):
         super().__init__(host, settings)
@@ -695,9 +771,13 @@ class DiskModule(Module):
             self._reader.use(ctx.run_tool)
         self._start_self_tests(ctx)
         stop = threading.Event()
-        scanners, errors = self._start_scans(ctx, list(ctx.inventory.disks), stop)
+        jobs, errors = self._start_destructive(ctx, stop)
+        destroying = {job.disk.dev_path for job in jobs}  # type: ignore[attr-defined]
+        scanners, scan_errors = self._start_scans(
+            ctx, [d for d in ctx.inventory.disks if d.dev_path not in destroying], stop)
+        errors += scan_errors
         active_tests = [t for t in self._targets if t.self_test is not None]
-        if not scanners and not active_tests:
+        if not scanners and not active_tests and not jobs:
             if errors:
                 raise RuntimeError("read scan could not start: " + "; ".join(errors))
             raise Skip("nothing to do: the read scan and self-tests are off or have no disk")
@@ -715,18 +795,24 @@ class DiskModule(Module):
                     metrics[f"read_mbps:{name}"] = (done - last_bytes[name]) / max(now - last_t, 1e-6) / 1e6
                     last_bytes[name] = done
                     self._report_events(ctx, name, scanner, reported)
+                for job in jobs:
+                    with job.state.lock:
+                        metrics[f"destructive_pct:{job.disk.name}"] = (  # type: ignore[attr-defined]
+                            round(100 * job.state.bytes_done / job.size, 2) if job.size else 0.0)
                 last_t = now
                 ctx.sample(metrics)
                 self._poll_self_tests(ctx)
                 scanning = any(not s.state.finished for s in scanners.values())
                 testing = any(t.self_test is not None and t.self_test.remaining_pct != -1 for t in self._targets)
-                if not scanning and not testing:
+                if not scanning and not testing and not any(job.is_alive() for job in jobs):
                     break
         finally:
             stop.set()
             deadline = time.monotonic() + 1.0
-            for scanner in scanners.values():
-                scanner.join(max(0.0, deadline - time.monotonic()))
+            for thread in [*scanners.values(), *jobs]:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        for job in jobs:
+            errors += self._judge_destructive(ctx, job)
         refused = []
         for name, scanner in scanners.items():
             self._report_events(ctx, name, scanner, reported)
@@ -736,7 +822,7 @@ class DiskModule(Module):
             errors += self._judge_scan(ctx, name, scanner)
         if errors:
             raise RuntimeError("read scan: " + "; ".join(errors))
-        if refused and len(refused) == len(scanners) and not active_tests:
+        if refused and len(refused) == len(scanners) and not active_tests and not jobs:
             raise Skip("read scan: no disk may be opened here (" + "; ".join(refused) + ")")
         for why in refused:
             disk_path = why.split(":", 1)[0]
@@ -744,6 +830,90 @@ class DiskModule(Module):
             ctx.warn(component_of(disk.dev_path, disk.serial), "disk-untested",
                      f"{disk.dev_path} was not read: this process may not open it (a container or device policy).",
                      {"reason": why})
+
+    # -- destructive: write-verify and wipe of the consented devices ----------------------------
+    def _start_destructive(self, ctx: ModuleContext, stop: threading.Event
+                           ) -> tuple[list[writeverify.WriteJob], list[str]]:
+        """A write-verify-and-wipe thread for every device the user consented to, each checked again first
+        (mounted since? another disk under that name?); what cannot start is an error (the user asked for it)."""
+        jobs: list[writeverify.WriteJob] = []
+        errors: list[str] = []
+        for entry in self.config["destructive_devices"]:
+            device, _, serial = str(entry).partition("=")
+            disk = lookup_disk(self.host, device)
+            why = destructive_refusal(device, disk, serial or None)
+            if why:
+                errors.append(f"destructive test of {device} not started: {why}")
+                continue
+            assert disk is not None and disk.size_bytes is not None
+            lb = self.host.read_int(f"/sys/block/{disk.name}/queue/logical_block_size") or 512
+            plan = None
+            if self.config["wipe_verify"] == "sample":
+                plan = functools.partial(readscan.plan_sample, disk.size_bytes,
+                                         int(self.config["sample_mib"]) * readscan.MIB,
+                                         int(self.config["sample_regions"]), readscan.MIB, 0)
+            path = str(self.host.path(disk.dev_path))
+            writeverify.consent(path)
+            job = writeverify.WriteJob(path, disk.size_bytes, lb, stop, seed=int.from_bytes(os.urandom(8), "big"),
+                                       write_verify=self.config["write_verify"] == "full",
+                                       wipe=self.config["wipe"] == "zero", wipe_verify_plan=plan,
+                                       block_bytes=int(self.config["write_block_kib"]) * 1024)
+            job.disk = disk  # type: ignore[attr-defined]
+            job.start()
+            jobs.append(job)
+            ctx.note(f"{disk.dev_path} (S/N {disk.serial}): destructive write-verify and wipe started, with the "
+                     "user's consent", disk=disk.dev_path, serial=disk.serial, size_bytes=disk.size_bytes,
+                     write_verify=self.config["write_verify"], wipe=self.config["wipe"],
+                     wipe_verify=self.config["wipe_verify"], seed=job.seed)
+        return jobs, errors
+
+    def _judge_destructive(self, ctx: ModuleContext, job: writeverify.WriteJob) -> list[str]:
+        disk: Disk = job.disk  # type: ignore[attr-defined]
+        component = component_of(disk.dev_path, disk.serial)
+        with job.state.lock:
+            state = job.state
+            problems, fatal, stage, done = list(state.problems), state.fatal, state.stage, state.bytes_done
+            wv_done, wiped, wipe_done, verified = (state.write_verify_done, state.wiped_bytes, state.wipe_done,
+                                                   state.wipe_verified)
+            started, wipe_started, finished = state.started, state.wipe_started, state.finished or time.time()
+        for p in problems:
+            what = "read back wrong" if p.kind == "write-verify-mismatch" else p.message
+            ctx.fail(component, p.kind,
+                     f"{disk.dev_path} {what} at byte {p.offset} (LBA {p.lba}, {job.logical_block}-byte blocks) "
+                     f"during the {p.stage}.",
+                     {"offset_bytes": p.offset, "lba": p.lba, "logical_block_size": job.logical_block,
+                      "stage": p.stage, "errno": p.errno, "detail": p.message})
+        errors = []
+        if fatal and not problems:
+            if "stopped answering" in fatal:
+                ctx.fail(component, "disk-vanished", f"{disk.dev_path} stopped answering: {fatal}.",
+                         {"stage": stage})
+            else:
+                errors.append(f"{disk.dev_path}: {fatal}")
+        if wv_done:
+            ctx.info(component, "write-verify-passed",
+                     f"Every byte written to {disk.dev_path} read back as written.", {"bytes": job.size})
+        if self.config["wipe"] == "none":
+            return errors
+        if wipe_done and verified:
+            iso = functools.partial(time.strftime, "%Y-%m-%dT%H:%M:%SZ")
+            ctx.note("wipe-certificate", serial=disk.serial, device=disk.dev_path, model=disk.model,
+                     method="overwrite with zeros, 1 pass", bytes=job.size, verified=verified,
+                     started=iso(time.gmtime(wipe_started)), finished=iso(time.gmtime(finished)))
+            ctx.info(component, "disk-wiped",
+                     f"{disk.dev_path} (S/N {disk.serial}) was overwritten with zeros and read back as zeros "
+                     f"({'every byte' if verified == 'full' else 'sampled'}).",
+                     {"bytes": job.size, "verified": verified, "method": "zero"})
+        elif not problems and not fatal:
+            where = (f"zeros written to {wiped} of {job.size} bytes" if stage == "wipe" else
+                     f"zeros written, verification stopped after {done} bytes" if stage == "wipe-verify" else
+                     f"the write-verify pass stopped after {done} bytes; the wipe did not start")
+            ctx.warn(component, "wipe-incomplete",
+                     f"The wipe of {disk.dev_path} (S/N {disk.serial}) did not finish before the run ended "
+                     f"({where}): the disk is partly overwritten, not wiped.",
+                     {"stage": stage, "bytes_done": done, "zeroed_bytes": wiped, "size_bytes": job.size,
+                      "started": round(started, 1)})
+        return errors
 
     def _start_scans(self, ctx: ModuleContext, disks: Sequence[Disk], stop: threading.Event
                      ) -> tuple[dict[str, readscan.DiskScanner], list[str]]:

@@ -1,0 +1,247 @@
+"""Destructive write-and-verify and zero wipe of ONE consented block device (the only code that writes to a disk).
+
+`open_for_writing` is the one place a device is opened for writing: it asserts that the device was consented to
+(`consent()`, called by the disk module only for the devices the user named with ``--destructive`` and the
+matching ``--yes-destroy-data`` serial) and opens it O_RDWR|O_DIRECT|O_EXCL, so the kernel itself refuses a device
+that is mounted or held by device-mapper/md.
+
+A `WriteJob` is one thread: (1) write-verify: every chunk gets bytes derived from (seed, byte offset), written with
+O_DIRECT, fsynced, then read back and compared, so a mismatch names its exact byte offset and LBA; (2) wipe: zeros
+written over the whole device, fsynced, then read back (every byte, or a sample) and checked to be zero. The thread
+checks its stop event between chunks, so it stops within one chunk's I/O time of being asked. Adapters never judge:
+`burnin.modules.disk` decides what an error or an incomplete wipe means.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from burnin.tools.readscan import MIB, Region, aligned_buffer, plan_full
+
+_CONSENTED: set[str] = set()
+
+
+def consent(path: str) -> None:
+    """Allow ONE `open_for_writing` of this device (its real path): only for a device the user named and
+    confirmed, checked again just before."""
+    _CONSENTED.add(os.path.realpath(path))
+
+
+def open_for_writing(path: str) -> int:
+    """The one place a device is opened for writing: consented devices only (each consent is used up by one open),
+    exclusively, bypassing the cache. The check is explicit, so it holds under ``python -O`` too."""
+    real = os.path.realpath(path)
+    if real not in _CONSENTED:
+        raise AssertionError(f"refusing to open {path} for writing: no consent was given for it")
+    _CONSENTED.discard(real)
+    return os.open(real, os.O_RDWR | os.O_DIRECT | os.O_EXCL | os.O_CLOEXEC)
+
+
+def pattern(seed: int, offset: int, length: int) -> bytes:
+    """The write-verify bytes of the chunk at `offset`: a function of (seed, offset) only, so verify recomputes it
+    and a write that landed at the wrong place does not match."""
+    return random.Random(f"{seed}:{offset}").randbytes(length)
+
+
+def first_difference(expected: bytes, got: bytes) -> int:
+    """Index of the first byte that differs (the shorter length if one is a prefix of the other)."""
+    if len(expected) != len(got):
+        n = min(len(expected), len(got))
+        return next((i for i in range(n) if expected[i] != got[i]), n)
+    lo, hi = 0, len(expected)
+    while hi - lo > 64:  # bisect on slices (C-speed compares), then scan the last few bytes
+        mid = (lo + hi) // 2
+        if expected[lo:mid] != got[lo:mid]:
+            hi = mid
+        else:
+            lo = mid
+    return next(i for i in range(lo, hi) if expected[i] != got[i])
+
+
+@dataclass(frozen=True)
+class WriteProblem:
+    kind: str  # "write-error" | "write-verify-mismatch"
+    stage: str  # "write-verify" | "wipe"
+    offset: int  # byte offset
+    lba: int
+    message: str
+    errno: int | None = None
+
+
+@dataclass
+class JobState:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stage: str = "pending"  # pending | write-verify | wipe | wipe-verify | done
+    bytes_done: int = 0  # in the current stage
+    problems: list[WriteProblem] = field(default_factory=list)
+    fatal: str = ""  # why the job could not go on
+    write_verify_done: bool = False
+    wiped_bytes: int = 0  # zeros written (front to back)
+    wipe_done: bool = False
+    wipe_verified: str = ""  # "" (not verified) | "full" | "sample"
+    started: float = 0.0  # time.time()
+    wipe_started: float = 0.0
+    finished: float = 0.0
+
+
+class WriteJob(threading.Thread):
+    """Write-verify then wipe one consented device, until done, a fatal error, or stopped."""
+
+    def __init__(self, path: str, size: int, logical_block: int, stop: threading.Event, seed: int,
+                 write_verify: bool = True, wipe: bool = True, wipe_verify_plan: Callable[[], list[Region]] | None
+                 = None, block_bytes: int = MIB, max_problems: int = 16):
+        super().__init__(name=f"writeverify:{path}", daemon=True)
+        self.path, self.size, self.stop_event, self.seed = path, size, stop, seed
+        self.logical_block = max(512, logical_block)
+        self.block_bytes = max(self.logical_block, block_bytes - block_bytes % self.logical_block)
+        self.size -= self.size % self.logical_block
+        self.write_verify, self.wipe = write_verify, wipe
+        self.wipe_verify_plan = wipe_verify_plan  # None: read every byte back
+        self.max_problems = max_problems
+        self.state = JobState()
+
+    def run(self) -> None:
+        self.state.started = time.time()
+        try:
+            fd = open_for_writing(self.path)
+        except OSError as exc:
+            self._fatal(f"cannot open {self.path} for writing: {exc.strerror or exc}")
+            return
+        buf = aligned_buffer(self.block_bytes)
+        try:
+            if self.write_verify and not self._stopped():
+                self._stage("write-verify")
+                if self._pass(fd, buf, lambda off, n: pattern(self.seed, off, n), "write-verify"):
+                    with self.state.lock:
+                        self.state.write_verify_done = True
+            if self.wipe and not self._stopped():
+                self._stage("wipe")
+                with self.state.lock:
+                    self.state.wipe_started = time.time()
+                zeros = bytes(self.block_bytes)
+                if self._write(fd, buf, lambda off, n: zeros[:n], "wipe", count_wiped=True):
+                    with self.state.lock:
+                        self.state.wipe_done = True
+                    self._stage("wipe-verify")
+                    plan = self.wipe_verify_plan() if self.wipe_verify_plan else plan_full(self.size, 64 * MIB)
+                    if self._verify(fd, buf, lambda off, n: zeros[:n], "wipe", plan):
+                        with self.state.lock:
+                            self.state.wipe_verified = "sample" if self.wipe_verify_plan else "full"
+        finally:
+            buf.close()
+            os.close(fd)
+            with self.state.lock:
+                self.state.finished = time.time()
+                if self.state.stage != "pending":
+                    self.state.stage = "done" if not self._stopped() else self.state.stage
+
+    # -- passes --------------------------------------------------------------------------------
+    def _pass(self, fd: int, buf: mmap.mmap, content: Callable[[int, int], bytes], stage: str) -> bool:
+        if not self._write(fd, buf, content, stage):
+            return False
+        return self._verify(fd, buf, content, stage, plan_full(self.size, 64 * MIB))
+
+    def _write(self, fd: int, buf: mmap.mmap, content: Callable[[int, int], bytes], stage: str,
+               count_wiped: bool = False) -> bool:
+        """Write `content` over the whole device front to back, then fsync. False when stopped or it failed."""
+        self._progress(0)
+        for offset, length in self._chunks([Region(0, self.size)]):
+            if self._stopped() or self.state.fatal:
+                return False
+            buf[:length] = content(offset, length)
+            try:
+                with memoryview(buf) as whole, whole[:length] as part:
+                    written = os.pwritev(fd, [part], offset)
+                if written != length:
+                    raise OSError(errno.EIO, f"short write ({written} of {length} bytes)")
+            except OSError as exc:
+                self._problem("write-error", stage, offset, exc)
+                if self.state.fatal:
+                    return False
+                continue
+            self._progress(offset + length, wiped=count_wiped)
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            self._problem("write-error", stage, 0, exc, what="flushing the drive's cache")
+            return False
+        return not self._stopped() and not self._had_problems(stage)
+
+    def _verify(self, fd: int, buf: mmap.mmap, content: Callable[[int, int], bytes], stage: str,
+                plan: list[Region]) -> bool:
+        self._progress(0)
+        done = 0
+        for offset, length in self._chunks(plan):
+            if self._stopped() or self.state.fatal:
+                return False
+            try:
+                with memoryview(buf) as whole, whole[:length] as part:
+                    got = os.preadv(fd, [part], offset)
+            except OSError as exc:
+                self._problem("write-error", stage, offset, exc, what="reading back")
+                continue
+            expected = content(offset, length)
+            if got != length or buf[:length] != expected:
+                at = offset + first_difference(expected, bytes(buf[:got]))
+                self._record(WriteProblem("write-verify-mismatch", stage, at, at // self.logical_block,
+                                          "the bytes read back differ from those written"))
+            done += length
+            self._progress(done)
+        return not self._stopped() and not self._had_problems(stage)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _chunks(self, plan: list[Region]):
+        for region in plan:
+            end = min(region.offset + region.length, self.size)
+            offset = region.offset - region.offset % self.logical_block
+            while offset < end:
+                length = min(self.block_bytes, end - offset)
+                length -= length % self.logical_block
+                if length <= 0:
+                    return
+                yield offset, length
+                offset += length
+
+    def _stopped(self) -> bool:
+        return self.stop_event.is_set()
+
+    def _stage(self, stage: str) -> None:
+        with self.state.lock:
+            self.state.stage = stage
+            self.state.bytes_done = 0
+
+    def _progress(self, done: int, wiped: bool = False) -> None:
+        with self.state.lock:
+            self.state.bytes_done = done
+            if wiped:
+                self.state.wiped_bytes = done
+
+    def _had_problems(self, stage: str) -> bool:
+        with self.state.lock:
+            return any(p.stage == stage for p in self.state.problems)
+
+    def _problem(self, kind: str, stage: str, offset: int, exc: OSError, what: str = "writing") -> None:
+        code = exc.errno
+        if code in (errno.ENODEV, errno.ENXIO, errno.ENOENT):
+            self._fatal(f"the device stopped answering at byte {offset}: {exc.strerror}")
+            return
+        self._record(WriteProblem(kind, stage, offset, offset // self.logical_block,
+                                  f"{what} failed: {exc.strerror or exc}", code))
+
+    def _record(self, problem: WriteProblem) -> None:
+        with self.state.lock:
+            if len(self.state.problems) < self.max_problems:
+                self.state.problems.append(problem)
+            if len(self.state.problems) >= self.max_problems and not self.state.fatal:
+                self.state.fatal = f"gave up after {self.max_problems} errors"
+
+    def _fatal(self, why: str) -> None:
+        with self.state.lock:
+            self.state.fatal = why

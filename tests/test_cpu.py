@@ -221,7 +221,9 @@ def test_wrong_result_on_one_cpu_fails_naming_it_with_the_reproduced_count(monke
     evidence = failures[1].evidence
     assert evidence["kernel"] == "sha256" and evidence["actual"] == "0" * 64
     assert evidence["expected"] != evidence["actual"] and len(evidence["expected"]) == 64
-    assert evidence["reproduced"] == "3 of 3"
+    # Every retest reproduces a permanent fault; on a loaded machine the 2 s run may end before all 3 retests.
+    done, _, tries = evidence["reproduced"].partition(" of ")
+    assert done == tries and 1 <= int(tries) <= 3
     mismatches = next(n["data"] for n in ctx.notes if n["message"] == "engine done")["mismatches"]
     assert list(mismatches) == [bad_cpu] and mismatches[bad_cpu]["sha256"] >= 1
 

@@ -237,8 +237,11 @@ def test_veth_pair_found_by_probe_frame_passes_traffic_and_comes_back_as_it_was(
     ip("link", "set", b, "down")  # brought up for the test, put down again afterwards
     module = NetworkModule(Host("/"), {"ports": [a, b], "traffic_s": 2.0, "min_mbps": 50.0, "link_wait_s": 3.0})
     ctx = run_phases(module, seconds=6)
-    assert [c for c in ctx.codes() if c != "speed-unknown"] == ["throughput", "throughput"], \
+    # A veth whose peer was down can drop the first IPv6 frames when the module brings the peer up: a WARN
+    # `drop-growth` is possible here (seen about once in 60 runs on a loaded machine), never a FAIL.
+    assert [c for c in ctx.codes() if c not in ("speed-unknown", "drop-growth")] == ["throughput", "throughput"], \
         [(f.code, f.message) for f in ctx.findings]
+    assert not ctx.codes("fail")
     by_sender = {f.evidence["from"]: f.evidence for f in ctx.findings if f.code == "throughput"}
     assert set(by_sender) == {a, b} and all(e["mbps"] >= 50.0 for e in by_sender.values())
     assert any(s.get(f"rx_mbps:{b}", 0) > 50 for s in ctx.samples)  # sampled inside its namespace

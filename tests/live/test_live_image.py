@@ -229,8 +229,9 @@ def check_results(result: Boot) -> tuple[Fat, str, list[dict]]:
     assert run_end["verdict"] in verdict_txt
     capture = result.stick.parent / "capture.tar.gz"
     capture.write_bytes(fat.get(f"/runs/{folder}/capture.tar.gz"))
-    with tarfile.open(capture) as tar:
-        assert any(name.endswith("product_serial") for name in tar.getnames())
+    with tarfile.open(capture) as tar:  # the SMBIOS tables, with the serial QEMU was given
+        dmi = next(m for m in tar.getmembers() if m.name.endswith("sys/firmware/dmi/tables/DMI"))
+        assert SERIAL.encode() in tar.extractfile(dmi).read()
     assert fat.get(f"/runs/{folder}/dmesg.txt")
     assert f"burnin-live: verdict {run_end['verdict']}" in result.log
     return fat, folder, records

@@ -59,6 +59,12 @@ class Module:
     def finish(self, ctx: "ModuleContext") -> None:
         raise NotImplementedError
 
+    def recover(self) -> list[str]:
+        """Undo what this module's process left changed on the machine when it was killed or died mid-phase
+        (ports moved into namespaces, say). Runs in the runner's process, after the module's process is gone;
+        returns what was done, for the journal. Most modules change nothing and need nothing here."""
+        return []
+
     @classmethod
     def implements(cls, phase: str) -> bool:
         return getattr(cls, phase) is not getattr(Module, phase)

@@ -436,10 +436,13 @@ class Runner:
         slot.process.join(timeout=1.0)
         code = slot.process.exitcode
         how = f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
+        died_in = slot.phase
         if slot.phase:
             slot.errors.append(f"module process died during {slot.phase}() ({how})")
             slot.phase = None
         kill_process_group(slot.process.pid)
+        if died_in:
+            self._recover(slot)
 
     def _kill(self, slot: _Slot, why: str) -> None:
         slot.errors.append(why)
@@ -447,6 +450,19 @@ class Runner:
         slot.alive = False
         kill_process_group(slot.process.pid)
         slot.process.join(timeout=1.0)
+        self._recover(slot)
+
+    def _recover(self, slot: _Slot) -> None:
+        """A module killed mid-phase had no chance to put the machine back: let it undo what it left."""
+        try:
+            done = slot.module.recover()
+        except Exception as exc:  # noqa: BLE001 - a broken recovery must not end the run
+            self._write("note", module=slot.name, message=f"recovery after the module's process ended failed: {exc}",
+                        data={})
+            return
+        if done:
+            self._write("note", module=slot.name, message="undone after the module's process ended: "
+                        + "; ".join(done), data={"recovered": list(done)})
 
     def _stop_all(self) -> None:
         for slot in self._slots:
@@ -460,10 +476,12 @@ class Runner:
             if slot.process is None:
                 continue
             slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            stuck = slot.process.is_alive()
             # Workers or tools the module left behind share its process group: none may survive it.
             kill_process_group(slot.process.pid)
-            if slot.process.is_alive():
+            if stuck:
                 slot.process.join(timeout=1.0)
+                self._recover(slot)
             slot.alive = False
 
     def _end_module(self, slot: _Slot) -> None:

@@ -228,3 +228,47 @@ def test_run_returns_within_half_a_second_of_cancellation():
     start = time.monotonic()
     module.run(ctx)
     assert time.monotonic() - start < 0.3 + 0.6
+
+
+def test_network_interface_that_burnin_moved_is_noted_not_judged():
+    baseline = {("net", "enp5s0"): known("net", "enp5s0", "/devices/pci0000:00/0000:00:07.0/0000:05:00.0/net/enp5s0")}
+    judge = EventJudge(baseline)
+    gone = uevent("remove", "net", "/devices/pci0000:00/0000:00:07.0/0000:05:00.0/net/enp5s0", 1, INTERFACE="enp5s0")
+    back = dict(gone, ACTION="add", SEQNUM="2")
+    own = "moved it 0 s earlier (the network module's traffic test)"
+    out = judge.feed(event_from_properties(gone, 10.0), own_change=own)
+    out += judge.feed(event_from_properties(back, 65.0), own_change=own)
+    out += judge.flush()
+    assert out == []
+    assert [m for m, _ in judge.notes] == [f"network interface enp5s0 left this network namespace: burnin {own}",
+                                          f"network interface enp5s0 came back to this network namespace: burnin {own}"]
+    # The same removal without burnin's word for it is a FAIL.
+    other = EventJudge(baseline)
+    other.feed(event_from_properties(gone, 10.0))
+    assert [(j.code, j.severity) for j in other.flush()] == [("device-removed", Severity.FAIL)]
+
+
+def test_veth_moved_into_a_namespace_after_burnin_announced_it_is_not_a_finding(veth_pair, tmp_path, monkeypatch):
+    from burnin.tools import netns
+
+    monkeypatch.setattr(DevicesModule, "state_dir", str(tmp_path))
+    ns = f"bt-ns-{veth_pair[4:]}"
+    subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
+
+    def move_and_back():
+        netns.announce_change(veth_pair, "moved into a test namespace", tmp_path)
+        subprocess.run(["ip", "link", "set", veth_pair, "netns", ns], check=True, capture_output=True)
+        time.sleep(0.3)
+        netns.announce_change(veth_pair, "moved back", tmp_path)
+        subprocess.run(["ip", "-n", ns, "link", "set", veth_pair, "netns", "1"], check=True, capture_output=True)
+        time.sleep(0.3)
+
+    try:
+        module = DevicesModule(Host("/"), {"virtual_devices": "fail"})
+        ctx = run_while(module, move_and_back, [], seconds=3)
+    finally:
+        subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+    assert [f for f in ctx.findings if f.component == f"nic:{veth_pair}"] == []
+    said = [n["message"] for n in ctx.notes if n["data"].get("name") == veth_pair]
+    assert any("left this network namespace" in m for m in said), ctx.notes
+    assert any("came back" in m for m in said), ctx.notes

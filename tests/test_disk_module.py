@@ -198,6 +198,9 @@ def test_missing_smartctl_skips_smart_with_the_reason():
     assert phases(module, ctx, "check", "finish") == {"check": "skip: SMART: smartctl is not installed",
                                                       "finish": "skip: SMART: smartctl is not installed"}
     assert host.calls == []
+    # Said loudly, once: the drives' health is unknown.
+    assert [(f.severity, f.code, f.component) for f in ctx.findings] == [(Severity.WARN, "smart-not-read", "disk")]
+    assert ctx.findings[0].evidence["disks"] == ["/dev/sda"]
 
 
 def test_power_on_hours_are_checked_against_the_claims():

@@ -149,7 +149,7 @@ def test_flood_of_one_kind_is_capped_and_summed_up_once():
 
 def test_lines_before_the_run_are_counted_per_kind_with_one_example_each():
     lines = [
-        "mce: [Hardware Error]: Machine check events logged",
+        "mce: [Hardware Error]: CPU 0: Machine Check: 0 Bank 4: a600000000020408",
         "EDAC MC0: 4 CE error on CPU#0Channel#2_DIMM#0 (channel:2 slot:0 page:0x0 offset:0x0 grain:8 syndrome:0x0)",
         "EDAC MC0: 2 CE error on CPU#0Channel#2_DIMM#0 (channel:2 slot:0 page:0x0 offset:0x0 grain:8 syndrome:0x0)",
         "EXT4-fs (sda1): mounted filesystem with ordered data mode. Quota mode: none.",
@@ -263,10 +263,11 @@ class LiveRun:
 @live
 def test_live_machine_check_written_to_kmsg_fails_within_two_seconds():
     marker = uuid.uuid4().hex[:12]
-    write_kmsg(f"<3>mce: [Hardware Error]: Machine check events logged (burnin test, before run {marker})")
+    write_kmsg(f"<3>mce: [Hardware Error]: CPU 2: Machine Check: 0 Bank 6: be00000000800400 (burnin test, "
+               f"before run {marker})")
     run = LiveRun(seconds=4)
     time.sleep(0.5)
-    write_kmsg(f"<3>mce: [Hardware Error]: Machine check events logged (burnin test {marker})")
+    write_kmsg(f"<3>mce: [Hardware Error]: CPU 2: Machine Check: 0 Bank 6: be00000000800400 (burnin test {marker})")
     latency = run.wait_for(f"burnin test {marker}", timeout=2.0)
     assert latency is not None and latency <= 2.0
     run.join(timeout=5)
@@ -323,3 +324,30 @@ def test_live_flood_is_capped_and_summed_up():
     assert [f.code for f in mine] == ["ata-link-reset"] * 6
     assert mine[-1].evidence["suppressed"] == 7
     assert f"{marker} #11" in mine[-1].evidence["last_line"]
+
+
+def test_link_down_of_a_port_burnin_just_moved_is_noted_not_judged(tmp_path, monkeypatch):
+    from burnin.tools import netns
+
+    monkeypatch.setattr(KernelLogModule, "state_dir", str(tmp_path))
+    module = KernelLogModule(Host("/"))
+    ctx = RecordingContext(module.name, module.host, phase="run")
+    line = "e1000: enp0s11 NIC Link is Down"
+    module.judge_record(ctx, record(line, seq=1))
+    assert [(f.severity, f.code, f.component) for f in ctx.findings] == [(Severity.WARN, "nic-link-down", "nic:enp0s11")]
+    netns.announce_change("enp0s11", "moved into a namespace for the traffic test", tmp_path)
+    module.judge_record(ctx, record(line, seq=2))
+    module.judge_record(ctx, record("e1000e 0000:05:00.0 enp5s0: NIC Link is Down", seq=3))  # not announced
+    assert [f.component for f in ctx.findings] == ["nic:enp0s11", "nic:enp5s0"]
+    assert ctx.notes[-1]["data"]["line"] == line and ctx.notes[-1]["data"]["code"] == "nic-link-down"
+
+
+def test_announced_port_changes_count_for_a_minute_and_torn_lines_are_skipped():
+    from burnin.tools.netns import parse_changes
+
+    text = ('{"port": "eth0", "what": "moved", "time": 1000.0, "pid": 1}\n'
+            '{"port": "eth1", "what": "moved", "time": 1050.0, "pid": 1}\n'
+            '{"port": "eth1", "what": "back", "time": 1090.0, "pid": 1}\n'
+            '{"port": "eth2", "wh')
+    assert parse_changes(text, now=1100.0) == {"eth1": 10.0}
+    assert parse_changes(text, now=1100.0, within_s=200) == {"eth0": 100.0, "eth1": 10.0}

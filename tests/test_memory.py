@@ -263,3 +263,12 @@ def test_nodes_without_usable_cpus_are_noted_and_left_out(monkeypatch):
     ctx = RecordingContext("memory", NUMA)
     assert sorted(MemoryModule(NUMA).nodes(ctx)) == [0]
     assert sorted(n["data"]["node"] for n in ctx.notes) == [1, 2]
+
+
+def test_run_phase_too_short_for_any_engine_is_an_error_not_a_pass():
+    # A run phase that is over before an engine starts verified nothing: the module must not end PASS (or SKIP,
+    # "nothing to test") on its preflight alone.
+    module = MemoryModule(Host("/"), {"bandwidth": False, "engines": ["builtin"]})
+    ctx = RecordingContext(module.name, module.host, phase="run", seconds=0.0, settings=module.config)
+    with pytest.raises(RuntimeError, match="no memory was verified: no engine had time to run"):
+        module.run(ctx)

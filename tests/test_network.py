@@ -254,6 +254,18 @@ def test_veth_pair_found_by_probe_frame_passes_traffic_and_comes_back_as_it_was(
 
 
 @live_root
+def test_traffic_receiver_that_does_not_start_leaves_the_pair_untested_error_not_fail(veth_pair, state_dir):
+    a, b = veth_pair()
+    # No time at all for the receivers to say they are ready: the test cannot start (as on a very slow machine).
+    module = NetworkModule(Host("/"), {"ports": [a, b], "traffic_s": 2.0, "worker_start_s": 0.0, "link_wait_s": 3.0})
+    with pytest.raises(RuntimeError, match=f"traffic receiver for {a} <-> {b} did not start: no answer in 0 s"):
+        run_phases(module, seconds=6)
+    # ERROR (the exception), never a FAIL about ports nothing was learnt about; and the ports came home.
+    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert a in ip("link", "show").stdout and b in ip("link", "show").stdout
+
+
+@live_root
 def test_check_alone_sees_the_link_of_a_down_port_and_leaves_it_down(veth_pair, state_dir):
     a, b = veth_pair()
     ip("link", "set", b, "down")
@@ -438,3 +450,34 @@ def test_killed_mid_traffic_ports_come_back_at_the_next_start(veth_pair, state_d
     assert "restored-leftover" in ctx.codes() and "restore-incomplete" not in ctx.codes()
     assert addresses(a) == {"198.19.252.1/30"} and addresses(b) == {"198.19.252.2/30"}
     assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+
+
+class NetworkThatHangsInTraffic(NetworkModule):
+    """The real module, stuck with its ports in namespaces: it ignores the stop, so the runner must kill it."""
+
+    def run(self, ctx):
+        self._setup_pair(ctx, 0, *self._pairs[0])
+        time.sleep(3600)
+
+
+@live_root
+def test_module_killed_with_its_ports_in_namespaces_gets_them_back_before_the_run_ends(veth_pair, state_dir,
+                                                                                       fake_registry, tmp_path):
+    from click.testing import CliRunner
+
+    from burnin.cli import main
+    from burnin.journal import read
+
+    a, b = veth_pair()
+    fake_registry(NetworkThatHangsInTraffic)
+    profile = tmp_path / "p.toml"
+    profile.write_text(f'duration = "3s"\nstop_grace = "1s"\n[settings.network]\nports = ["{a}", "{b}"]\n'
+                       f'pairs = [["{a}", "{b}"]]\n')
+    journal = tmp_path / "j.jsonl"
+    result = CliRunner().invoke(main, ["run", "--profile", str(profile), "--journal", str(journal), "--json"])
+    assert json.loads(result.stdout)["modules"] == {"network": "ERROR"}, result.output
+    # Back home as soon as the module was killed, not at the next start.
+    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert a in ip("link", "show").stdout and b in ip("link", "show").stdout
+    notes = [r["message"] for r in read(journal).of_type("note") if r.get("module") == "network"]
+    assert any(m.startswith("undone after the module's process ended") and a in m and b in m for m in notes), notes

@@ -13,6 +13,10 @@ What makes it FAIL:
 WARN: `device-readded`: a removed device came back (the same kernel name or the same disk serial): a flapping
   device, a loose cable or backplane.
 
+Network interfaces that burnin itself moves (the network module's traffic test puts cabled ports into network
+namespaces, which the kernel reports as a removal and, on their way back, an addition) are noted, not judged:
+the network module announces each move (burnin.tools.netns.announce_change) before it makes it.
+
 Virtual devices (everything under /sys/devices/virtual: loop, dm, veth, bridges; and SR-IOV virtual functions)
 are not hardware: containers and the system create and delete them at will. Their removal is judged with the
 severity of the setting `virtual_devices` (default INFO; "ignore" only notes it).
@@ -30,6 +34,7 @@ from typing import Any, Mapping
 
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
+from burnin.tools import netns
 
 SUBSYSTEMS = ("block", "net", "pci", "nvme", "scsi")
 POLL_S = 0.25  # how long one poll waits for an event; run() looks at ctx.stopping() in between
@@ -152,9 +157,10 @@ class EventJudge:
 
     # -- feeding -------------------------------------------------------------------------------------
     def feed(self, event: DeviceEvent, size_sectors: int | None = None,
-             serial: str | None = None) -> list[Judgement]:
+             serial: str | None = None, own_change: str | None = None) -> list[Judgement]:
         """Judge one event. `size_sectors`: a block device's capacity now (for "change" events); `serial`: an
-        added disk's serial. Returns what is ready to emit (a burst is emitted once it is over)."""
+        added disk's serial; `own_change`: what burnin itself just did to this network interface, if anything.
+        Returns what is ready to emit (a burst is emitted once it is over)."""
         self.counts["events"] += 1
         if not judged_kind(event.subsystem, event.devtype):
             return []
@@ -162,6 +168,14 @@ class EventJudge:
         ready: list[Judgement] = []
         if self.pending and event.elapsed_s - self.pending[-1].elapsed_s > BURST_S:
             ready += self.flush()
+        if own_change and event.subsystem == "net" and event.action in ("remove", "add"):
+            self.counts["own"] = self.counts.get("own", 0) + 1
+            self.notes.append((f"network interface {event.name} "
+                               + ("left" if event.action == "remove" else "came back to")
+                               + f" this network namespace: burnin {own_change}",
+                               {"subsystem": "net", "name": event.name, "action": event.action,
+                                "elapsed": format_elapsed(event.elapsed_s)}))
+            return ready
         if event.action == "remove":
             if event.key not in self.removed:
                 self.pending.append(event)
@@ -339,6 +353,7 @@ class DevicesModule(Module):
         "virtual_devices": "info",
     }
     choices = {"virtual_devices": VIRTUAL_CHOICES}
+    state_dir: str | None = None  # where the network module announces its moves (tests point it elsewhere)
 
     def __init__(self, host, settings=None):
         super().__init__(host, settings)
@@ -420,8 +435,17 @@ class DevicesModule(Module):
             size = self.host.read_int(f"/sys/class/block/{event.name}/size")
             if event.action == "add":
                 serial = read_disk_serial(self.host, event.name)
-        self._emit(ctx, self._judge.feed(event, size, serial))
+        self._emit(ctx, self._judge.feed(event, size, serial, self._own_change(event)))
         return True
+
+    def _own_change(self, event: DeviceEvent) -> str | None:
+        """What burnin said it did to this network interface just before its event, if anything."""
+        if event.subsystem != "net" or event.action not in ("remove", "add"):
+            return None
+        seconds_ago = netns.own_changes(self.state_dir).get(event.name)
+        if seconds_ago is None:
+            return None
+        return f"moved it {max(0.0, seconds_ago):.0f} s earlier (the network module's traffic test)"
 
     # -- phases ----------------------------------------------------------------------------------------
     def check(self, ctx: ModuleContext) -> None:

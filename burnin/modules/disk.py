@@ -35,7 +35,8 @@ WARN: reallocated sectors / grown defects at or below the limit; Reported_Uncorr
 NVMe wear at `nvme_used_warn_pct`; logs stamped after the drive's power-on hours (`smart-history-reset`); regions
 far slower than the disk's median (`disk-slow-region`); single reads slower than `slow_read_s`; a self-test aborted;
 partition tables or filesystem signatures on a disk (`disk-previous-data`: wipe before use); a disk this process may
-not open while others could be read (`disk-untested`).
+not open while others could be read (`disk-untested`); smartctl not installed (`smart-not-read`: the read scan
+runs, but the drives' health and history are unknown).
 INFO: a disk without SMART (virtio, RAID volumes, unsupported USB bridges) or one smartctl may not open here
 (`smart-unavailable`); a field pySMART missed and the JSON supplied (`smart-parser-gap`); self-test passed, or still
 running in the drive's firmware when the run ended. If no disk can give SMART at all, check() is skipped with the
@@ -673,7 +674,15 @@ class DiskModule(Module):
             return []
         if not self.host.which(smart_tool.SMARTCTL):
             self._smart_skip = "smartctl is not installed"
-            ctx.note("SMART skipped: smartctl is not installed (Debian: apt-get install smartmontools)")
+            if disks:
+                # The read scan still runs, but a drive's health and history are what a buyer most needs: a run
+                # that never read them must not look like a clean pass.
+                ctx.warn("disk", "smart-not-read",
+                         "SMART was not read: smartctl is not installed, so the drives' health and history "
+                         "(reallocated sectors, earlier errors, power-on hours) are unknown.",
+                         {"disks": [d.dev_path for d in disks], "hint": "Debian: apt-get install smartmontools"})
+            else:
+                ctx.note("SMART skipped: smartctl is not installed (Debian: apt-get install smartmontools)")
             return []
         self._reader = smart_tool.SmartReader(ctx.run_tool)
         ctx.note("SMART through pySMART, with smartctl's JSON for what pySMART lacks",

@@ -20,6 +20,9 @@ kernel's Documentation/ABI/testing/dev-kmsg) could be forged by any root process
 setting `userspace_lines` is on (the live test uses it to inject lines). The same (code, component) is reported
 at most `max_findings_per_code` times; the rest are counted into one summary finding.
 
+Link lines about a port that burnin itself moved or brought up or down moments before (the network module
+announces each change, burnin.tools.netns.announce_change) are noted, not judged.
+
 Unreadable /dev/kmsg (not root, a container) or a captured tree (--sysroot) -> probe unavailable.
 """
 
@@ -36,11 +39,13 @@ from typing import Any, Iterator, Mapping
 
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
+from burnin.tools import netns
 
 KMSG = "/dev/kmsg"
 READ_SIZE = 16384  # larger than the kernel's biggest record (8 KiB); a smaller buffer fails with EINVAL
 POLL_MS = 250  # how long run() waits for a record before looking at ctx.stopping() again
 BEFORE_RUN_EXAMPLES = 5
+OWN_CHANGE_CODES = ("nic-link-down",)  # codes of lines that burnin's own port moves cause
 
 FAIL, WARN = Severity.FAIL, Severity.WARN
 
@@ -75,8 +80,12 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("machine-check-corrected", WARN,
        r"CPU (?P<cpu>\d+): Machine Check(?: Exception)?: (?P<mcg>\w+) Bank (?P<bank>\d+): (?P<status>[0-9a-f]{16})\b",
        ("cpu:{cpu}",), "CPU {cpu} reported a corrected machine-check error in bank {bank}."),
-    _p("machine-check", FAIL, r"Machine check events logged", ("cpu",),
-       "The CPU logged machine-check events (hardware errors); run mcelog or rasdaemon for details."),
+    # The kernel prints this line when its machine-check handler has logged events, corrected ones included (from
+    # CMCI or polling), and the line carries no severity: that is in mcelog/rasdaemon's records. Uncorrected
+    # errors print lines of their own (above and below, "Memory failure: ...", or a panic).
+    _p("machine-check-logged", WARN, r"Machine check events logged", ("cpu",),
+       "The CPU logged machine-check events (hardware errors, perhaps corrected ones); run mcelog or rasdaemon "
+       "for their severity and source."),
     _p("machine-check", FAIL,
        r"Machine check: (?P<reason>.+)|Fatal [Mm]achine check|Uncorrected hardware memory error",
        ("cpu",), "The CPU reported an uncorrected machine-check error."),
@@ -165,6 +174,9 @@ PATTERNS: tuple[Pattern, ...] = (
        ("nic:{iface}",), "Network port {iface} hung (the driver detected a hardware unit hang)."),
     _p("nic-link-down", WARN,
        r"^(?P<driver>\S+) (?P<pci>" + _PCI + r") (?P<iface>[^\s:]+): (?:.*\s)?(?:NIC )?[Ll]ink (?:is )?[Dd]own",
+       ("nic:{iface}",), "Network port {iface} lost its link."),
+    # e1000 (QEMU's and many older Intel NICs) names only the interface: "e1000: eth1 NIC Link is Down".
+    _p("nic-link-down", WARN, r"^(?P<driver>e1000|e100|ixgb|tg3|bnx2|r8169|atl1c?): (?P<iface>[^\s:]+):? NIC Link is Down",
        ("nic:{iface}",), "Network port {iface} lost its link."),
     # -- CPU -----------------------------------------------------------------------------------------------
     _p("cpu-thermal-throttle", WARN,
@@ -314,6 +326,8 @@ class KernelLogModule(Module):
         "userspace_lines": False,  # also judge lines that userspace wrote into /dev/kmsg (tests inject lines)
     }
 
+    state_dir: str | None = None  # where the network module announces its port changes (tests point it elsewhere)
+
     def __init__(self, host, settings=None):
         super().__init__(host, settings)
         self._fd: int | None = None
@@ -426,6 +440,11 @@ class KernelLogModule(Module):
         match = classify(record.message)
         if match is None or match.pattern.severity is None:
             return
+        own = self._own_change(match)
+        if own is not None:
+            ctx.note(f"kernel line about {own}, which burnin itself changed moments before: not judged",
+                     line=record.message, code=match.pattern.code, seq=record.seq)
+            return
         key = (match.pattern.code, match.component)
         evidence = {
             "line": record.message,
@@ -447,6 +466,15 @@ class KernelLogModule(Module):
         pending["count"] += 1
         pending["last_line"] = record.message
         pending["last_kernel_time_s"] = evidence["kernel_time_s"]
+
+    def _own_change(self, match: Match) -> str | None:
+        """The port a link line is about, when burnin itself just moved it or brought it up or down."""
+        if match.pattern.code not in OWN_CHANGE_CODES:
+            return None
+        port = match.fields.get("iface")
+        if port and port in netns.own_changes(self.state_dir):
+            return port
+        return None
 
     def summarize_floods(self, ctx: ModuleContext) -> None:
         """One finding per (code, component) whose lines went over `max_findings_per_code`."""

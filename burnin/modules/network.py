@@ -33,6 +33,9 @@ What makes it FAIL:
   `throughput-cpu-bound` instead when the test's own processes were CPU-bound: then the CPU, not the link, was
   the limit); `traffic-errors`: error or drop counters grew on a pair's ports during the traffic test;
   `traffic-failed`: the two ports could not carry TCP traffic at all.
+  If the traffic test itself cannot start (a namespace that cannot be made, a receiver that does not answer
+  within `worker_start_s`), the pair is untested and the module ends ERROR, not FAIL: nothing about the ports
+  was learnt.
 - `port-missing`: a port named in `ports`, `pairs` or `must_be_up` does not exist; `port-vanished`: one
   disappeared during the run.
 - Error counters that grew during the run: WARN or FAIL by the setting `error_growth`; drop counters outside the
@@ -466,6 +469,7 @@ class NetworkModule(Module):
         "min_mbps": 0.0,  # throughput floor for links of unknown speed (virtual NICs); 0: report only
         "traffic_s": 0.0,  # length of the traffic test; 0: half of the run phase
         "streams": 1,  # TCP connections each way
+        "worker_start_s": 30.0,  # how long a traffic receiver gets to start (slow under emulation, loaded CPUs)
     }
     choices = {"error_growth": ("warn", "fail"), "drop_growth": ("warn", "fail", "info")}
     # Where the restore ledger goes (None: /run/burnin, else $TMPDIR/burnin); tests point it elsewhere.
@@ -491,6 +495,7 @@ class NetworkModule(Module):
         self._to_raise: list[str] = []  # ports found down by check(), to bring up for the run
         self._gap_forgiven = False
         self._checked = False
+        self._untested: list[str] = []  # pairs whose traffic test could not start, and why
 
     # -- phases ------------------------------------------------------------------------------------
     def probe(self) -> Probe:
@@ -576,12 +581,24 @@ class NetworkModule(Module):
                 if after is None or name not in self._links:
                     continue
                 self._judge_growth(ctx, name, self._net_growth(name, after))
+            if self._untested:
+                raise RuntimeError("; ".join(self._untested))
         finally:
             self._restore_all(ctx)
 
     # -- ports and links -------------------------------------------------------------------------------
     def _can_change(self) -> bool:
         return self.host.live and os.geteuid() == 0 and self.host.which("ip") is not None
+
+    def recover(self) -> list[str]:
+        """After this module's process was killed mid-test: bring its ports home from their namespaces now, not
+        at the next start (the runner calls this once the process is gone)."""
+        if not self._can_change():
+            return []
+        done = netns.recover(self.host, self.host.run, self.state_dir)
+        return [f"{record.get('namespace') or record.get('ledger')}: ports {', '.join(record.get('ports') or ()) or 'none'}"
+                + (f" (problems: {'; '.join(record['problems'])})" if record.get("problems") else " restored")
+                for record in done]
 
     def _recover(self, ctx: ModuleContext) -> bool:
         """Undo what an earlier run that died left behind; True when there was something."""
@@ -657,6 +674,7 @@ class NetworkModule(Module):
             if state is None or state.up:
                 continue
             ledger.remember(state)
+            ledger.announce(name, "brought up to see its link")
             if netns.set_up(ctx.run_tool, name, True).ok:
                 self._raised.append(name)
         self._settle(ctx, self._raised)
@@ -668,6 +686,7 @@ class NetworkModule(Module):
             original = self._ledger.original(name) if self._ledger else None
             if original is None:
                 continue
+            self._ledger.announce(name, "put down again, as it was")
             more = netns.restore_port(self.host, ctx.run_tool, original, None)
             problems += more
             if not more:
@@ -788,9 +807,8 @@ class NetworkModule(Module):
                 try:
                     prepared.append(self._setup_pair(ctx, index, a, b))
                 except netns.NetnsError as exc:
-                    self._emit(ctx, a, Judgement(Severity.FAIL, "traffic-failed",
-                                                 f"The traffic test between {a} and {b} could not be set up: {exc}.",
-                                                 {"pair": [a, b], "error": str(exc)}))
+                    self._untested.append(f"the traffic test between {a} and {b} could not be set up: {exc}")
+                    ctx.note("traffic test not set up", pair=[a, b], error=str(exc))
             runs = [r for r in prepared if self._start_workers(ctx, r, seconds)]
             end = time.monotonic() + seconds + 15.0
             while runs and not ctx.stopping():
@@ -823,6 +841,7 @@ class NetworkModule(Module):
             netns.create_netns(ctx.run_tool, ns)
             ledger.set_netns(port, ns)
             self._where[port] = ns
+            ledger.announce(port, f"moved into {ns} for the traffic test")
             netns.move_into(ctx.run_tool, port, ns)
             netns.configure(ctx.run_tool, ns, port, cidr)
         self._settle(ctx, [a, b])
@@ -844,15 +863,16 @@ class NetworkModule(Module):
                                            "--streams", streams, "--seconds", secs)
         r.workers["recv_a"] = self._worker(r.ns_a, "receive", "--bind", ip_a, "--port", str(TRAFFIC_PORT),
                                            "--streams", streams, "--seconds", secs)
+        limit = float(self.config["worker_start_s"])
         for role in ("recv_a", "recv_b"):
             proc = r.workers[role]
-            ready, _, _ = select.select([proc.stdout], [], [], 10.0)
+            ready, _, _ = select.select([proc.stdout], [], [], limit)
             line = proc.stdout.readline() if ready else ""
             if '"ready"' not in line:
-                err = proc.stderr.read() if proc.poll() is not None else "no answer in 10 s"
-                self._emit(ctx, r.a, Judgement(Severity.FAIL, "traffic-failed",
-                                               f"The traffic receiver for {r.a} <-> {r.b} did not start: "
-                                               f"{(line + err).strip()[-300:]}.", {"pair": [r.a, r.b]}))
+                err = proc.stderr.read() if proc.poll() is not None else f"no answer in {limit:g} s"
+                why = (line + err).strip()[-300:]
+                self._untested.append(f"the traffic receiver for {r.a} <-> {r.b} did not start: {why}")
+                ctx.note("traffic receiver did not start", pair=[r.a, r.b], role=role, output=why)
                 return False
         r.workers["send_a"] = self._worker(r.ns_a, "send", "--to", ip_b, "--port", str(TRAFFIC_PORT),
                                            "--streams", streams, "--seconds", secs)
@@ -907,6 +927,7 @@ class NetworkModule(Module):
             if original is None:
                 continue
             target = netns.with_up(original, True) if port in self._raised else original
+            self._ledger.announce(port, "moved back after the traffic test")
             problems = netns.restore_port(self.host, ctx.run_tool, target, ns)
             if problems:
                 ctx.warn(f"nic:{port}", "restore-incomplete",

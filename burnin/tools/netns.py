@@ -33,6 +33,8 @@ from burnin.host import CommandResult, Host
 NETNS_PREFIX = "burnin-"
 STATE_DIRS = ("/run/burnin", os.path.join(tempfile.gettempdir(), "burnin"))
 LEDGER_GLOB = "network-*.json"
+CHANGES_FILE = "port-changes.jsonl"  # burnin's own changes to ports, for the modules that watch ports
+OWN_CHANGE_WINDOW_S = 60.0  # a port's events this long after burnin changed it are burnin's doing
 PROBE_ETHERTYPE = 0x88B5  # IEEE 802 "local experimental" ethertype: no host or switch acts on it
 # RFC 2544's benchmarking range: never routed on the Internet, unlikely to clash with the site's own addresses.
 TEST_NETWORK = "198.18.0.0/15"
@@ -279,6 +281,55 @@ def in_use_reasons(host: Host, state: PortState, run: Run | None = None) -> list
     return reasons
 
 
+# -- burnin's own changes, announced to the modules that watch ports ---------------------------------
+def announce_change(port: str, what: str, directory: str | os.PathLike | None = None) -> None:
+    """Say, just before burnin changes a port (into a namespace or back, up or down), that it is about to.
+
+    Moving a port makes the kernel report it removed and added again and log its link going down: the devices
+    and kernel-log modules read these announcements (`own_changes`) to tell burnin's own doing from a fault.
+    Best effort: a port whose change could not be announced is judged like any other."""
+    line = json.dumps({"port": port, "what": what, "time": time.time(), "pid": os.getpid()})
+    try:
+        path = state_dir(directory) / CHANGES_FILE
+        with open(path, "a") as f:
+            f.write(line + "\n")
+            size = f.tell()
+        if size > 256 * 1024:  # keep the recent past only
+            recent = [x for x in path.read_text().splitlines()[-200:] if x]
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text("\n".join(recent) + "\n")
+            os.replace(tmp, path)
+    except (OSError, NetnsError):
+        pass
+
+
+def parse_changes(text: str, now: float, within_s: float = OWN_CHANGE_WINDOW_S) -> dict[str, float]:
+    """Announcements -> {port: seconds since burnin last changed it}, for changes at most `within_s` old."""
+    ports: dict[str, float] = {}
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+            port, when = str(entry["port"]), float(entry["time"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line of a writer killed mid-write
+        age = now - when
+        if -5.0 <= age <= within_s:  # a little ahead too: wall clocks of two processes read a moment apart
+            ports[port] = min(age, ports.get(port, age))
+    return ports
+
+
+def own_changes(directory: str | os.PathLike | None = None, within_s: float = OWN_CHANGE_WINDOW_S,
+                now: float | None = None) -> dict[str, float]:
+    """Ports that burnin changed in the last `within_s` seconds: {port: seconds ago}."""
+    for candidate in ([directory] if directory else []) + list(STATE_DIRS):
+        try:
+            text = (Path(candidate) / CHANGES_FILE).read_text()
+        except OSError:
+            continue
+        return parse_changes(text, time.time() if now is None else now, within_s)
+    return {}
+
+
 # -- the ledger: original states on disk before anything moves --------------------------------------
 def state_dir(preferred: str | os.PathLike | None = None) -> Path:
     """The first writable directory of `preferred`, /run/burnin, $TMPDIR/burnin."""
@@ -345,6 +396,9 @@ class Ledger:
         if netns in self.namespaces:
             self.namespaces.remove(netns)
             self.save()
+
+    def announce(self, port: str, what: str) -> None:
+        announce_change(port, what, self.path.parent)
 
     def forget(self, name: str) -> None:
         self.ports.pop(name, None)
@@ -494,11 +548,12 @@ def restore_port(host: Host, run: Run, original: PortState, netns: str | None) -
     return problems
 
 
-def restore_ledger(host: Host, run: Run, ports: Mapping[str, Mapping[str, Any]], namespaces: Iterable[str]
-                   ) -> tuple[list[str], list[str]]:
+def restore_ledger(host: Host, run: Run, ports: Mapping[str, Mapping[str, Any]], namespaces: Iterable[str],
+                   directory: str | os.PathLike | None = None) -> tuple[list[str], list[str]]:
     """Restore every port of a ledger and delete its namespaces: (ports restored, problems)."""
     restored, problems = [], []
     for name, entry in ports.items():
+        announce_change(name, "restored after an earlier run", directory)
         more = restore_port(host, run, PortState.from_dict(entry["original"]), entry.get("netns"))
         problems.extend(more)
         if not more:
@@ -542,7 +597,8 @@ def recover(host: Host, run: Run, directory: str | os.PathLike | None = None) ->
         if _ledger_owner_alive(host, data):
             live_namespaces.update(data.get("namespaces") or ())
             continue
-        restored, problems = restore_ledger(host, run, data.get("ports") or {}, data.get("namespaces") or ())
+        restored, problems = restore_ledger(host, run, data.get("ports") or {}, data.get("namespaces") or (),
+                                             folder)
         done.append({"ledger": str(path), "ports": restored, "namespaces": list(data.get("namespaces") or ()),
                      "problems": problems})
         if not problems:
@@ -550,6 +606,8 @@ def recover(host: Host, run: Run, directory: str | os.PathLike | None = None) ->
     for ns in list_netns(host):
         if ns.startswith(NETNS_PREFIX) and ns not in live_namespaces and not _netns_owner_alive(host, ns):
             moved = [str(link.get("ifname")) for link in list_links(host, ns) if link.get("ifname") != "lo"]
+            for port in moved:
+                announce_change(port, "taken back from a dead run's namespace", folder)
             done.append({"namespace": ns, "ports": moved, "problems": _empty_and_delete(host, run, ns)})
     return done
 

@@ -205,6 +205,13 @@ transport = "SAS"
     sas = checks["disks[3].count"]
     assert (sas.ok, sas.found, sas.expected) == (False, 1, 2)
     assert sas.message == "Found 1 SAS disks, but 2 were claimed."
+    assert checks["disks[2].count"].message == "Found 2 SATA disks of at least 8000 GB, as claimed."
+
+
+def test_more_disks_than_claimed_holds_and_says_both_numbers(tmp_path, procfs):
+    check = _by_key(check_claims(_claims(tmp_path, "[disks]\ncount = 1\ntransport = \"SATA\"\n"), procfs))["disks.count"]
+    assert (check.ok, check.found, check.expected) == (True, 2, 1)
+    assert check.message == "Found 2 SATA disks; 1 was claimed, and more is no fault."
 
 
 def test_power_on_hours_are_checked_when_smart_data_is_given(tmp_path, procfs):

@@ -136,11 +136,11 @@ def test_flood_of_one_kind_is_capped_and_summed_up_once():
     for i in range(10):
         module.judge_record(ctx, record(line, seq=i, usec=1_000_000 + i))
     module.judge_record(ctx, record("ata1: hard resetting link", seq=11))
-    assert ctx.codes() == ["pcie-aer-corrected"] * 3 + ["ata-link-reset"]
+    assert ctx.codes() == ["pcie-aer-correctable"] * 3 + ["ata-link-reset"]
     module.summarize_floods(ctx)
     summary = ctx.findings[-1]
     assert (summary.code, summary.component, summary.severity) == \
-        ("pcie-aer-corrected", "pcie:0000:00:1c.5", Severity.WARN)
+        ("pcie-aer-correctable", "pcie:0000:00:1c.5", Severity.WARN)
     assert summary.evidence["suppressed"] == 7
     assert summary.evidence["last_kernel_time_s"] == 1.000009
     module.summarize_floods(ctx)  # nothing new: no second summary

@@ -481,3 +481,37 @@ def test_module_killed_with_its_ports_in_namespaces_gets_them_back_before_the_ru
     assert a in ip("link", "show").stdout and b in ip("link", "show").stdout
     notes = [r["message"] for r in read(journal).of_type("note") if r.get("module") == "network"]
     assert any(m.startswith("undone after the module's process ended") and a in m and b in m for m in notes), notes
+
+
+def test_traffic_receiver_waits_accept_s_for_a_sender_that_starts_late(monkeypatch):
+    """On a slow machine the senders start long after the receivers said ready: the receiver's wait is a
+    parameter (the module derives it from worker_start_s), not a fixed 10 s."""
+    import sys
+
+    from burnin.tools import traffic
+
+    def late_sender(port: int, delay: float) -> dict:
+        time.sleep(delay)
+        try:
+            return traffic.send("127.0.0.1", port, 1, 0.3)
+        except OSError as exc:
+            return {"error": type(exc).__name__}
+
+    results = {}
+    for accept_s in (0.3, 5.0):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        receiver = subprocess.Popen([sys.executable, "-m", "burnin.tools.traffic", "receive", "--bind", "127.0.0.1",
+                                     "--port", str(port), "--seconds", "0.3", "--accept-s", str(accept_s)],
+                                    stdout=subprocess.PIPE, text=True)
+        assert '"ready"' in receiver.stdout.readline()
+        monkeypatch.setattr(traffic, "ACCEPT_GRACE_S", 0.5)  # the sender gives up soon when nobody listens
+        sent = late_sender(port, 1.5)
+        out, _ = receiver.communicate(timeout=30)
+        results[accept_s] = (sent, json.loads(out.strip().splitlines()[-1]))
+    refused, _ = results[0.3]
+    assert refused == {"error": "ConnectionRefusedError"}
+    sent, received = results[5.0]
+    assert sent["bytes"] > 0 and received["bytes"] == sent["bytes"]

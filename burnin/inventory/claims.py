@@ -381,8 +381,11 @@ def _disk_checks(claims: Claims, inv: Inventory, hours: Mapping[str, int] | None
             members = fitting[: claim.count]
             ok = len(fitting) >= claim.count
             checks.append(_check(f"{prefix}.count", claim.count, len(fitting), ok,
-                                 f"Found {len(fitting)} {what}" + (", as claimed." if ok else
-                                                                  f", but {claim.count} were claimed."),
+                                 f"Found {len(fitting)} {what}" + (
+                                     ", as claimed." if len(fitting) == claim.count
+                                     else f"; {claim.count} {'was' if claim.count == 1 else 'were'} claimed, "
+                                          "and more is no fault." if ok
+                                     else f", but {claim.count} were claimed."),
                                  disks=[d.dev_path for d in members],
                                  other_disks=[d.dev_path for d in free if d not in members]))
         else:

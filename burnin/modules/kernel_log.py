@@ -119,10 +119,10 @@ PATTERNS: tuple[Pattern, ...] = (
        r"Memory failure: (?P<pfn>0x[0-9a-f]+): (?:recovery action|Sending SIGBUS|Killing)",
        ("memory:page {pfn}",), "The kernel took a memory page out of use after an uncorrected memory error."),
     # -- PCIe AER (kernels before 6.x say Corrected/Uncorrected, later ones Correctable/Uncorrectable) -------------
-    _p("pcie-aer-corrected", WARN,
+    _p("pcie-aer-correctable", WARN,
        r"(?:(?P<pci>" + _PCI + r"): )?(?:AER: )?PCIe Bus Error: severity=Correct(?:ed|able)",
        ("pcie:{pci}", "pcie"), "A PCIe link reported a corrected error."),
-    _p("pcie-aer-uncorrected", FAIL,
+    _p("pcie-aer-uncorrectable", FAIL,
        r"(?:(?P<pci>" + _PCI + r"): )?(?:AER: )?PCIe Bus Error: severity=(?P<sev>Uncorrect\w+ \(\S+\)|Uncorrect\w+)",
        ("pcie:{pci}", "pcie"), "A PCIe link reported an uncorrectable error ({sev})."),
     # -- disks ---------------------------------------------------------------------------------------------

@@ -96,6 +96,7 @@ EMULATED_PCI_IDS = frozenset({
     "15ad:07b0",  # VMware vmxnet3
 })
 TRAFFIC_PORT = 47001
+ACCEPT_MARGIN_S = 10.0  # a traffic receiver's wait for its sender, beyond the workers' start-up time
 SETUP_MARGIN_S = 3.0  # run-phase time kept free for setting up and restoring the ports around the traffic
 
 
@@ -810,7 +811,8 @@ class NetworkModule(Module):
                     self._untested.append(f"the traffic test between {a} and {b} could not be set up: {exc}")
                     ctx.note("traffic test not set up", pair=[a, b], error=str(exc))
             runs = [r for r in prepared if self._start_workers(ctx, r, seconds)]
-            end = time.monotonic() + seconds + 15.0
+            # The senders still have to start (up to worker_start_s) before their `seconds` of traffic.
+            end = time.monotonic() + seconds + 15.0 + float(self.config["worker_start_s"])
             while runs and not ctx.stopping():
                 self._observe(ctx)
                 if all(p.poll() is not None for r in runs for p in r.workers.values()) or time.monotonic() > end:
@@ -858,12 +860,14 @@ class NetworkModule(Module):
     def _start_workers(self, ctx: ModuleContext, r: PairRun, seconds: float) -> bool:
         streams = str(max(1, int(self.config["streams"])))
         secs = f"{seconds:.1f}"
+        limit = float(self.config["worker_start_s"])
+        # A receiver waits for its sender while the other receiver and then both senders start.
+        accept = f"{ACCEPT_MARGIN_S + 3 * limit:.1f}"
         ip_a, ip_b = r.addr_a.split("/")[0], r.addr_b.split("/")[0]
         r.workers["recv_b"] = self._worker(r.ns_b, "receive", "--bind", ip_b, "--port", str(TRAFFIC_PORT),
-                                           "--streams", streams, "--seconds", secs)
+                                           "--streams", streams, "--seconds", secs, "--accept-s", accept)
         r.workers["recv_a"] = self._worker(r.ns_a, "receive", "--bind", ip_a, "--port", str(TRAFFIC_PORT),
-                                           "--streams", streams, "--seconds", secs)
-        limit = float(self.config["worker_start_s"])
+                                           "--streams", streams, "--seconds", secs, "--accept-s", accept)
         for role in ("recv_a", "recv_b"):
             proc = r.workers[role]
             ready, _, _ = select.select([proc.stdout], [], [], limit)

@@ -28,7 +28,7 @@ import time
 
 CHUNK_BYTES = 4 << 20  # bytes handed to the kernel per sendfile() call
 RECV_BYTES = 1 << 20
-ACCEPT_GRACE_S = 10.0  # how long a receiver waits for its senders to connect
+ACCEPT_GRACE_S = 10.0  # how long a sender keeps trying to connect; a receiver's default wait for its senders
 EXTRA_S = 10.0  # how long past --seconds a receiver waits for its senders to finish
 
 
@@ -92,13 +92,13 @@ def send(to: str, port: int, streams: int, seconds: float) -> dict:
     return {"role": "send", "bytes": sum(counts), "seconds": elapsed, "streams": streams, "cpu_s": _cpu_s()}
 
 
-def receive(bind: str, port: int, streams: int, seconds: float) -> dict:
+def receive(bind: str, port: int, streams: int, seconds: float, accept_s: float = ACCEPT_GRACE_S) -> dict:
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind((bind, port))
     server.listen(streams)
     _emit("ready", bind=bind, port=port)
-    server.settimeout(ACCEPT_GRACE_S)
+    server.settimeout(accept_s)
     counts = [0] * streams
     marks: list[float] = []  # monotonic times of the first byte and of each stream's end
     lock = threading.Lock()
@@ -150,13 +150,17 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--port", type=int, required=True)
         p.add_argument("--streams", type=int, default=1)
         p.add_argument("--seconds", type=float, required=True)
+        if role == "receive":
+            # Senders start only once both receivers are ready: on a slow machine that takes a while.
+            p.add_argument("--accept-s", type=float, default=ACCEPT_GRACE_S, dest="accept_s",
+                           help="how long to wait for the senders to connect")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(143))
     try:
         if args.role == "send":
             result = send(args.address, args.port, max(1, args.streams), args.seconds)
         else:
-            result = receive(args.address, args.port, max(1, args.streams), args.seconds)
+            result = receive(args.address, args.port, max(1, args.streams), args.seconds, args.accept_s)
     except OSError as exc:
         _emit("error", role=args.role, error=f"{type(exc).__name__}: {exc}")
         return 1

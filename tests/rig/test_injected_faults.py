@@ -100,7 +100,7 @@ FAULT_TIMELINE: list[tuple[Case, Callable[[Guest, dict], dict], float]] = [
           ("fail", "warn"), lambda d: f"nic:{d['iface']}", requires=("network",)),
      _nic_flap, 1),
     (Case("kmsg-pcie-aer", "kernel log line: nvme <nvme0>: PCIe Bus Error: severity=Uncorrected (Non-Fatal)",
-          "kernel-log", ("pcie-aer-uncorrected",), ("fail",), lambda d: f"pcie:{d['pci']}", max_latency_s=2.0),
+          "kernel-log", ("pcie-aer-uncorrectable",), ("fail",), lambda d: f"pcie:{d['pci']}", max_latency_s=2.0),
      lambda g, s: _aer_line(g), 1),
     # No latency bound here: it is counted from the start of dd, and the kernel logs the error only after the
     # SCSI layer gives up on the sectors (the 2 s bound is for lines written straight into the log, above).

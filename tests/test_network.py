@@ -515,3 +515,11 @@ def test_traffic_receiver_waits_accept_s_for_a_sender_that_starts_late(monkeypat
     assert refused == {"error": "ConnectionRefusedError"}
     sent, received = results[5.0]
     assert sent["bytes"] > 0 and received["bytes"] == sent["bytes"]
+
+
+def test_missed_frames_count_as_drops_not_errors():
+    # rx_missed_errors: frames the host had no buffer for (the kernel folds it into "drop"); CRC errors are errors.
+    errors, drops = split_growth({"rx_missed_errors": 5, "rx_crc_errors": 1, "ethtool:rx_missed_errors": 3,
+                                  "ethtool:rx_align_errors": 1})
+    assert errors == {"rx_crc_errors": 1, "ethtool:rx_align_errors": 1}
+    assert drops == {"rx_missed_errors": 5, "ethtool:rx_missed_errors": 3}

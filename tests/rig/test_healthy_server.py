@@ -122,6 +122,10 @@ def test_healthy_run_warnings_are_the_known_emulation_ones(healthy):
         # Emulated memory moves at well under 1% of the DIMMs' rate, and each node's figure depends on which host
         # core runs its vCPU and what else runs there: nodes differ by more than the 60% the module accepts.
         ("memory", "memory-bandwidth-low"),
+        # QEMU's e1000 misses frames (rx_missed_errors) when the slow emulated guest does not empty its receive
+        # ring in time, in the traffic test and after it (rig.toml makes the traffic test's drops a WARN).
+        ("network", "traffic-drops"),
+        ("network", "drop-growth"),
     }
     warns = {(f["module"], f["code"]): describe(f) for f in findings(healthy.records) if f["severity"] == "warn"}
     unexplained = sorted(v for k, v in warns.items() if k not in explained)

@@ -194,6 +194,22 @@ def test_run_cut_short_says_so(tmp_path):
     assert 'class="banner v-INCOMPLETE"' in text and "The run ended unexpectedly" in text
 
 
+def test_html_from_the_sample_columns_equals_html_from_the_records(tmp_path):
+    # A crashed run whose last line was cut mid-sample, with hostile strings: the reader's columns and the
+    # reference reader's records (one json.loads per line) make the same page, byte for byte.
+    path = write_journal(tmp_path / "j.jsonl", hours=1, fail=True, hostile=True, complete=False)
+    with path.open("ab") as out:
+        out.write(b'{"type": "sample", "t": 1700003600.0, "seq": 99999, "module": "thermal", "metrics": {"temp_c:co')
+    contents = journal.read(path)
+    reference = journal.parse_lines(path.read_bytes().split(b"\n"))
+    summary = summarize(contents, journal=str(path))
+    assert summary == summarize(reference, journal=str(path))
+    assert summary.ended_unexpectedly and summary.torn_tail
+    text = html.render_html(summary, contents)
+    assert text == html.render_html(summary, reference)
+    assert "The run ended unexpectedly" in text and "last line was cut short" in text
+
+
 def test_a_24_hour_report_stays_under_2_mb(tmp_path):
     # File size depends on the points drawn, not the run's length; 24 h at 10 s keeps the test quick.
     text, _ = report(tmp_path, hours=24, interval_s=10)

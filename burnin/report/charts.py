@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any, Callable, Iterable, Sequence
 
+from burnin.journal import JournalContents
+
 MAX_POINTS = 600  # per series: ~1 point per 2 px on a wide screen
 TOTAL_POINTS = 24_000  # across all lines drawn, so a big machine's report stays small
 MAX_LINES = 16  # a chart with more series draws their envelope (min, mean, max across them) instead
@@ -97,6 +99,28 @@ def collect_series(records: Iterable[dict[str, Any]]) -> list[Series]:
         if paused:
             gc.enable()
     return [Series(str(module), metric, ts, vs) for (module, metric), (ts, vs) in columns.items() if ts]
+
+
+def journal_series(contents: JournalContents) -> list[Series]:
+    """collect_series of a journal: from the sample columns the reader keeps when it has them (no dict per
+    sample: `JournalContents.sample_columns`), else from its records. The same series either way."""
+    blocks = contents.sample_columns()
+    if blocks is None:
+        return collect_series(contents.records)
+    pieces: dict[tuple[str, str], list[tuple[Sequence[Any], Sequence[Any]]]] = {}
+    for module, runs in blocks:
+        for names, times, columns in runs:
+            for name, column in zip(names, columns):
+                pieces.setdefault((module, name), []).append((times, column))
+    series = []
+    for (module, metric), own in pieces.items():
+        if len(own) == 1:
+            times, values = own[0]
+        else:
+            times = [t for ts, _ in own for t in ts]
+            values = [v for _, vs in own for v in vs]
+        series.append(Series(module, metric, times, values))
+    return series
 
 
 def _add(columns: dict, module: Any, names: Sequence[str], times: list[float], rows: list[Any]) -> None:

@@ -298,7 +298,7 @@ def temperature_limits(findings: Iterable[Finding]) -> list[Limit]:
 
 
 def charts_section(contents: JournalContents, start_t: float, end_t: float, limits: Sequence[Limit]) -> str:
-    series = charts.collect_series(contents.records)
+    series = charts.journal_series(contents)
     if not series:
         return '<section id="charts"><h2>Charts</h2><p>No samples were recorded.</p></section>'
     groups = charts.group_series(series)

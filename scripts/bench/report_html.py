@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Time `burnin report JOURNAL --html FILE` on a simulated 24-hour journal (1 Hz, 3 modules, 42 metrics).
 
-    python scripts/bench/report_html.py [--hours 24] [--journal EXISTING.jsonl] [--dir DIR] [--fresh]
+    python scripts/bench/report_html.py [--hours 24] [--journal EXISTING.jsonl] [--dir DIR] [--fresh] [--repeat N]
 
-Prints the seconds `burnin report` took (a fresh process, as a user runs it), the HTML file's size, and where
-the time went (reading the journal, the verdict, the HTML). The target: under 5 s and under 2 MB.
+Prints the seconds `burnin report` took (a fresh process, as a user runs it; wall and CPU, user + system),
+the HTML file's size, and where the time went (reading the journal, the verdict, the HTML; wall and CPU).
+The target: under 5 s and under 2 MB. On a shared machine the wall time follows the load; the CPU time
+much less. --repeat runs the report N times (the target must hold for the slowest).
 If this burnin's CLI has no --html yet, the same steps are timed in a fresh process instead, and it says so.
 The simulated journal (125 MB, about 10 s to write) is kept in DIR (default: $TMPDIR/burnin-bench) and
 reused by the next run; --fresh writes it anew (do so after changing make_journal.py).
@@ -29,21 +31,23 @@ from make_journal import write_journal  # noqa: E402
 
 STEPS = """
 import json, sys, time
-began = time.perf_counter()
+def now():
+    return time.perf_counter(), time.process_time()
+marks = [now()]
 from burnin import journal
 from burnin.verdict import summarize
 from burnin.report.html import write_html
 from burnin.report.text import verdict_block
-imported = time.perf_counter()
+marks.append(now())
 contents = journal.read(sys.argv[1])
-read = time.perf_counter()
+marks.append(now())
 summary = summarize(contents, journal=sys.argv[1])
 verdict_block(summary)
-summarized = time.perf_counter()
+marks.append(now())
 write_html(summary, contents, sys.argv[2])
-done = time.perf_counter()
-print(json.dumps({"import_s": imported - began, "read_s": read - imported, "verdict_s": summarized - read,
-                  "html_s": done - summarized}))
+marks.append(now())
+steps = ("import", "read", "verdict", "html")
+print(json.dumps({name: [b[0] - a[0], b[1] - a[1]] for name, a, b in zip(steps, marks, marks[1:])}))
 """
 
 
@@ -54,6 +58,7 @@ def main() -> int:
     parser.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "burnin-bench"),
                         help="where the simulated journal and the HTML are kept (default: %(default)s)")
     parser.add_argument("--fresh", action="store_true", help="write the simulated journal anew")
+    parser.add_argument("--repeat", type=int, default=1, help="run the report this many times")
     args = parser.parse_args()
 
     work = Path(args.dir)
@@ -69,29 +74,33 @@ def main() -> int:
     out = work / "report.html"
     out.unlink(missing_ok=True)
 
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    cli = subprocess.run([sys.executable, "-m", "burnin", "report", str(journal), "--html", str(out)],
-                         capture_output=True, text=True, cwd=ROOT)
-    seconds = time.perf_counter() - began
-    if "No such option" in cli.stderr:
-        print("this CLI has no --html yet: timing the same steps (read, verdict, HTML) in a fresh process")
+    runs = []
+    for _ in range(max(1, args.repeat)):
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.perf_counter()
-        steps = subprocess.run([sys.executable, "-c", STEPS, str(journal), str(out)], capture_output=True,
-                               text=True, cwd=ROOT, check=True)
+        cli = subprocess.run([sys.executable, "-m", "burnin", "report", str(journal), "--html", str(out)],
+                             capture_output=True, text=True, cwd=ROOT)
         seconds = time.perf_counter() - began
-    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
-    if "No such option" not in cli.stderr:
-        print(f"burnin report exit code {cli.returncode}")
-        steps = subprocess.run([sys.executable, "-c", STEPS, str(journal), str(work / "again.html")],
-                               capture_output=True, text=True, cwd=ROOT, check=True)
+        if "No such option" in cli.stderr:
+            print("this CLI has no --html yet: timing the same steps (read, verdict, HTML) in a fresh process")
+            cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            began = time.perf_counter()
+            subprocess.run([sys.executable, "-c", STEPS, str(journal), str(out)], capture_output=True, text=True,
+                           cwd=ROOT, check=True)
+            seconds = time.perf_counter() - began
+        else:
+            print(f"burnin report exit code {cli.returncode}")
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+        size = out.stat().st_size
+        print(f"report: {seconds:.2f} s ({cpu:.2f} s of CPU: less sensitive to a busy machine), "
+              f"{size / 1e6:.2f} MB ({out})")
+        runs.append(seconds)
+    steps = subprocess.run([sys.executable, "-c", STEPS, str(journal), str(work / "again.html")],
+                           capture_output=True, text=True, cwd=ROOT, check=True)
     parts = json.loads(steps.stdout)
-    size = out.stat().st_size
-    print(f"report: {seconds:.2f} s ({cpu:.2f} s of CPU: less sensitive to a busy machine), "
-          f"{size / 1e6:.2f} MB ({out})")
-    print("where the time goes: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in parts.items()))
+    print("where the time goes (wall, CPU): " + ", ".join(f"{k} {w:.2f} s, {c:.2f} s" for k, (w, c) in parts.items()))
+    seconds = max(runs)
     ok = seconds < 5.0 and size < 2_000_000
     print("target (< 5 s, < 2 MB): " + ("met" if ok else "NOT met"))
     return 0 if ok else 1

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 from burnin.journal import JournalContents
 from burnin.model import ExitCode, Finding, Severity, Verdict, exit_code_for
-from burnin.report.charts import collect_series, unit_of
+from burnin.report.charts import journal_series, unit_of
 
 MODULE = "compare"
 TEMP_RISE_C = 5.0
@@ -342,7 +342,7 @@ def compare_samples(a: JournalContents, b: JournalContents, temp_rise_c: float, 
     def numbers(contents: JournalContents) -> dict[tuple[str, str], list[float]]:
         return {(s.module, s.metric): [float(v) for v in s.values if isinstance(v, (int, float))
                                        and not isinstance(v, bool) and v == v]
-                for s in collect_series(contents.records)
+                for s in journal_series(contents)
                 if unit_of(s.metric) == "temp_c" or is_throughput(unit_of(s.metric))}
 
     series_a, series_b = numbers(a), numbers(b)

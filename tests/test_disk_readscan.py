@@ -414,6 +414,10 @@ def test_previous_data_is_found_on_a_real_filesystem_and_not_on_a_blank_disk(mak
         ctx.findings.clear()
         module._check_previous_data(ctx, system)
         assert ctx.findings == []  # the disk holding the running system is never flagged
+        mounted = (disks[0].__class__(**{**disks[0].to_dict(), "mountpoints": ("/srv/data",)}),)
+        module._check_previous_data(ctx, mounted)
+        assert ctx.findings == []  # mounted: this system's own data, not a previous owner's
+        assert any("is mounted (/srv/data)" in n["message"] for n in ctx.notes)
     finally:
         subprocess.run(["losetup", "-d", used], check=False)
 

@@ -18,7 +18,8 @@ from burnin.inventory._sysfs import last_pci_address
 BLOCK = "/sys/block"
 VIRTUAL_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "nbd", "sr", "fd", "zd", "rbd")
 SYSTEM_MOUNTS = frozenset({"/", "/boot", "/boot/efi", "/usr", "/var", "[swap]", "/run/live/medium",
-                           "/lib/live/mount/medium", "/run/initramfs/live", "/cdrom"})
+                           "/lib/live/mount/medium", "/run/initramfs/live", "/cdrom",
+                           "/run/burnin/stick"})  # burnin's live image: the stick it booted from (BURNIN partition)
 
 
 @dataclass(frozen=True)

@@ -654,6 +654,12 @@ class DiskModule(Module):
         for disk in disks:
             if disk.system:
                 continue
+            if disk.mountpoints:
+                # Mounted: this system's own data (a data disk of the installed system, the results stick of the
+                # live image), whoever wrote it first.
+                ctx.note(f"{disk.dev_path} is mounted ({', '.join(disk.mountpoints)}): in use by this system, not "
+                         "checked for a previous owner's data", disk=disk.dev_path)
+                continue
             signs = [f"partition {p}" for p in disk.partitions]
             if self.host.live and disk.size_bytes:
                 lb = self.host.read_int(f"/sys/block/{disk.name}/queue/logical_block_size") or 512

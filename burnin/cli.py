@@ -121,9 +121,7 @@ check.help += "\n\n" + EXIT_CODES_HELP
 def _load_profile(name: str, classes):
     from burnin import profile as profiles
 
-    schemas = {name: dict(cls.settings) for name, cls in classes.items()}
-    choices = {name: dict(cls.choices) for name, cls in classes.items()}
-    return profiles.load(name, schemas, choices)
+    return profiles.load(name, {name: cls.setting_specs() for name, cls in classes.items()})
 
 
 def _reporter(plain: bool):
@@ -307,7 +305,8 @@ def modules(as_json: bool, sysroot: str | None) -> None:
                "stress": False, "settings": {}}
         if entry.cls is not None:
             cls = entry.cls
-            row.update(summary=cls.summary, needs=list(cls.needs), stress=cls.stress, settings=dict(cls.settings))
+            row.update(summary=cls.summary, needs=list(cls.needs), stress=cls.stress,
+                       settings={spec.name: spec.to_record() for spec in cls.setting_specs()})
             try:
                 probe = cls(host).probe()
                 row.update(available=probe.available, reason=probe.reason)

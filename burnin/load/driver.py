@@ -62,6 +62,7 @@ def drive(
     interval_s: float | None = None,
     tick: Callable[[], None] | None = None,
     sample: Callable[[dict[str, float], float], None] | None = None,
+    before_stop: Callable[[], None] | None = None,
     grace_s: float | None = None,
     **note: Any,
 ) -> DriveOutcome:
@@ -70,7 +71,8 @@ def drive(
 
     `tick()` runs after every poll (and once more after the stop): the module handles its workers' messages and
     reads its counters there. Every `interval_s` the loads' metrics are merged and handed to `sample(metrics,
-    elapsed_s)`, or emitted as a sample when no `sample` is given. `note` is added to the "load started" note."""
+    elapsed_s)`, or emitted as a sample when no `sample` is given. `before_stop()` runs when the loads are about to
+    be stopped (a module's load window ends there). `note` is added to the "load started" note."""
     loads = list(loads)
     grace = grace_for(ctx) if grace_s is None else grace_s
     begun = time.monotonic()
@@ -112,6 +114,8 @@ def drive(
                 break
     finally:
         try:
+            if before_stop is not None:
+                before_stop()
             killed = stop_loads(loads, grace)
             if tick is not None:
                 tick()

@@ -1,14 +1,15 @@
 """The one home for anything that runs until a deadline: loads, the loop that drives them, and how they stop.
 
 A *load* is something that keeps hardware busy on its own once started: a pool of pinned Python workers
-(`WorkerPool`), or an external program (`ProgramLoad`, built from a `Program` that an adapter in
-`burnin/tools/` describes). Every load meets the `Load` protocol:
+(`WorkerPool`), an external program (`ProgramLoad`, built from a `Program` that an adapter in `burnin/tools/`
+describes), or a thread of the module's own process (`ThreadLoad`: a disk read scan). Every load meets the `Load` protocol:
 
     start()          begin (spawn the processes)
     poll(timeout)    wait up to `timeout` for something to happen; True while any of its processes runs
     metrics()        what it measured since the last call (may be empty: the module may measure instead)
     stop()           ask it to stop: SIGINT to a program's process group, the stop event to workers
-    kill()           what is still running after the grace: SIGKILL (a program's whole process group)
+    kill()           what is still running after the grace: SIGKILL (a program's whole process group; a thread
+                     cannot be killed and is marked stuck)
     close()          release what it holds (scratch directories, pipes); after the end
 
 `drive(ctx, loads, ...)` is the one loop: it starts the loads, polls them, samples every `interval_s`,
@@ -27,8 +28,9 @@ from burnin.load.driver import (
 )
 from burnin.load.pool import WorkerPool
 from burnin.load.program import Ended, Program, ProgramLoad
+from burnin.load.thread import ThreadLoad
 
 __all__ = [
-    "STOP_GRACE_S", "DriveOutcome", "Ended", "Load", "Program", "ProgramLoad", "WorkerPool", "describe_exit",
+    "STOP_GRACE_S", "DriveOutcome", "Ended", "Load", "Program", "ProgramLoad", "ThreadLoad", "WorkerPool", "describe_exit",
     "drive", "exit_signal", "grace_for", "plan_slices", "stop_loads",
 ]

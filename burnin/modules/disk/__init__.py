@@ -108,11 +108,10 @@ Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can e
 from __future__ import annotations
 
 import os
-import threading
-import time
 from typing import Any, Mapping
 
 from burnin.host import Host
+from burnin.load import drive
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 from burnin.modules.disk.destructive import (
@@ -124,7 +123,7 @@ from burnin.modules.disk.smart import (
     SavedVerdict, SmartLimits, component_of, counters_of, decode_critical_warning, history_findings,
     judge_reports, judge_smart, smart_absent_reason, smart_counter_growth,
 )
-from burnin.modules.disk.smart_watch import SmartWatch, Target, match_targets
+from burnin.modules.disk.smart_watch import SelfTestLoad, SmartWatch, Target, match_targets
 
 __all__ = [
     "DiskModule", "DiskSettings", "SavedVerdict", "SmartLimits", "Target", "component_of", "counters_of",
@@ -132,7 +131,6 @@ __all__ = [
     "judge_reports", "judge_smart", "lookup_disk", "match_targets", "slow_regions", "smart_absent_reason",
     "smart_counter_growth", "writable_refusal",
 ]
-JOIN_GRACE_S = 1.0  # how long the scan and write threads get to end after the stop (each stops within a chunk)
 
 
 class DiskModule(Module):
@@ -176,33 +174,30 @@ class DiskModule(Module):
         if self.smart.reader is not None:
             self.smart.reader.use(ctx.run_tool)
         self.smart.start_self_tests(ctx)
-        stop = threading.Event()
         destructive = Destructive(self.host, self.settings)
-        errors = destructive.start(ctx, stop)
+        errors = destructive.plan(ctx)
         scan = ReadScan(self.host, self.settings)
-        scan.start(ctx, [d for d in ctx.inventory.disks if d.dev_path not in destructive.devices], stop)
+        scanners = scan.plan(ctx, [d for d in ctx.inventory.disks if d.dev_path not in destructive.devices])
         active_tests = [t for t in self.smart.targets if t.self_test is not None]
-        if not scan.scanners and not active_tests and not destructive.jobs:
+        if not scanners and not active_tests and not destructive.jobs:
             if errors:
                 raise RuntimeError("read scan could not start: " + "; ".join(errors))
             raise Skip("nothing to do: the read scan and self-tests are off or have no disk")
-        try:
-            while not ctx.wait(self.settings.sample_interval_s):
-                ctx.sample({**scan.poll(ctx), **destructive.poll()})
-                self.smart.poll_self_tests(ctx)
-                if not scan.running and not self.smart.testing and not destructive.running:
-                    break
-        finally:
-            stop.set()
-            deadline = time.monotonic() + JOIN_GRACE_S
-            for thread in [*scan.threads(), *destructive.threads()]:
-                thread.join(max(0.0, deadline - time.monotonic()))
+
+        def tick() -> None:
+            scan.report_events(ctx)
+            self.smart.poll_self_tests(ctx)
+
+        # Until every load ended by itself (a single pass, the writes done, the self-tests finished) or the run
+        # phase ends; then each is stopped the one way (burnin.load).
+        drive(ctx, [*destructive.jobs, *scanners, *([SelfTestLoad(self.smart)] if active_tests else [])],
+              interval_s=self.settings.sample_interval_s, tick=tick)
         errors += destructive.judge(ctx)
         problems, refused = scan.judge(ctx)
         errors += problems
         if errors:
             raise RuntimeError("read scan: " + "; ".join(errors))
-        if refused and len(refused) == len(scan.scanners) and not active_tests and not destructive.jobs:
+        if refused and len(refused) == len(scanners) and not active_tests and not destructive.jobs:
             raise Skip("read scan: no disk may be opened here (" + "; ".join(why for _, why in refused) + ")")
         for disk, why in refused:
             ctx.warn(component_of(disk.dev_path, disk.serial), "disk-untested",

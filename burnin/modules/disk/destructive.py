@@ -92,7 +92,8 @@ def destructive_consent(host: Host, devices: Sequence[str], serials: Sequence[st
 
 # -- write-verify and wipe over a run --------------------------------------------------------------
 class Destructive:
-    """The write-verify-and-wipe jobs of one run phase (a `writeverify.WriteJob` thread per consented device)."""
+    """The write-verify-and-wipe jobs of one run phase: a `writeverify.WriteJob` per consented device (each a
+    load the module drives), and their judgement."""
 
     def __init__(self, host: Host, settings: DiskSettings):
         self.host = host
@@ -103,29 +104,14 @@ class Destructive:
     def devices(self) -> set[str]:
         return {job.disk.dev_path for job in self.jobs}  # type: ignore[attr-defined]
 
-    @property
-    def running(self) -> bool:
-        return any(job.is_alive() for job in self.jobs)
-
-    def threads(self) -> list[threading.Thread]:
-        return list(self.jobs)
-
-    def poll(self) -> dict[str, float]:
-        """Progress of each job's current stage (`destructive_pct:DISK`)."""
-        metrics = {}
-        for job in self.jobs:
-            with job.state.lock:
-                metrics[f"destructive_pct:{job.disk.name}"] = (  # type: ignore[attr-defined]
-                    round(100 * job.state.bytes_done / job.size, 2) if job.size else 0.0)
-        return metrics
-
     def judge(self, ctx: ModuleContext) -> list[str]:
         """Judge every job; problems that make the module an ERROR."""
         return [problem for job in self.jobs for problem in self._judge(ctx, job)]
 
-    def start(self, ctx: ModuleContext, stop: threading.Event) -> list[str]:
-        """A write-verify-and-wipe thread for every device the user consented to, each checked again first
-        (mounted since? another disk under that name?); what cannot start is an error (the user asked for it)."""
+    def plan(self, ctx: ModuleContext) -> list[str]:
+        """A write-verify-and-wipe job (not started: they are loads) for every device the user consented to, each
+        checked again first (mounted since? another disk under that name?); what cannot start is an error (the
+        user asked for it), returned."""
         errors: list[str] = []
         for entry in self.settings.destructive_devices:
             device, _, serial = str(entry).partition("=")
@@ -142,12 +128,12 @@ class Destructive:
                                          self.settings.sample_regions, readscan.MIB, 0)
             path = str(self.host.path(disk.dev_path))
             writeverify.consent(path)
-            job = writeverify.WriteJob(path, disk.size_bytes, lb, stop, seed=int.from_bytes(os.urandom(8), "big"),
+            job = writeverify.WriteJob(path, disk.size_bytes, lb, threading.Event(),
+                                       seed=int.from_bytes(os.urandom(8), "big"), label=disk.name,
                                        write_verify=self.settings.write_verify == "full",
                                        wipe=self.settings.wipe == "zero", wipe_verify_plan=plan,
                                        block_bytes=self.settings.write_block_kib * 1024)
             job.disk = disk  # type: ignore[attr-defined]
-            job.start()
             self.jobs.append(job)
             ctx.note(f"{disk.dev_path} (S/N {disk.serial}): destructive write-verify and wipe started, with the "
                      "user's consent", disk=disk.dev_path, serial=disk.serial, size_bytes=disk.size_bytes,

@@ -114,20 +114,20 @@ def slow_regions(results: Sequence[readscan.RegionResult], fraction: float, min_
 
 # -- the scan over a run -----------------------------------------------------------------------------
 class ReadScan:
-    """The read scan of one run phase: a `readscan.DiskScanner` thread per disk, their progress, their judgement."""
+    """The read scan of one run phase: a `readscan.DiskScanner` per disk (each a load the module drives), and
+    their judgement."""
 
     def __init__(self, host: Host, settings: DiskSettings):
         self.host = host
         self.settings = settings
         self.scanners: dict[str, readscan.DiskScanner] = {}
         self._errors_reported: dict[str, int] = {}
-        self._last_bytes: dict[str, int] = {}
-        self._last_t = time.monotonic()
 
-    def start(self, ctx: ModuleContext, disks: Sequence[Disk], stop: threading.Event) -> None:
+    def plan(self, ctx: ModuleContext, disks: Sequence[Disk]) -> list[readscan.DiskScanner]:
+        """A scanner for every disk of known size (not started: they are loads)."""
         mode = self.settings.scan
         if mode == "none":
-            return
+            return []
         block = self.settings.read_block_kib * 1024
         for disk in disks:
             if not disk.size_bytes:
@@ -139,36 +139,19 @@ class ReadScan:
             else:
                 plan = functools.partial(_sample_plan, disk.size_bytes, self.settings.sample_mib * readscan.MIB,
                                          self.settings.sample_regions)
-            scanner = readscan.DiskScanner(str(self.host.path(disk.dev_path)), disk.size_bytes, lb, plan, stop,
-                                           block_bytes=block, repeat=self.settings.repeat_scan,
+            scanner = readscan.DiskScanner(str(self.host.path(disk.dev_path)), disk.size_bytes, lb, plan,
+                                           threading.Event(), block_bytes=block, repeat=self.settings.repeat_scan,
                                            slow_read_s=self.settings.slow_read_s, name=disk.name)
             scanner.disk = disk  # type: ignore[attr-defined]
-            scanner.start()
             self.scanners[disk.name] = scanner
-            self._last_bytes[disk.name] = 0
-        self._last_t = time.monotonic()
         ctx.note(f"read scan ({mode}) started on {len(self.scanners)} disks", disks=list(self.scanners),
                  block_bytes=block)
-
-    @property
-    def running(self) -> bool:
-        return any(not s.state.finished for s in self.scanners.values())
-
-    def poll(self, ctx: ModuleContext) -> dict[str, float]:
-        """Throughput since the last poll (`read_mbps:DISK`), and read errors reported as they happen."""
-        now = time.monotonic()
-        metrics = {}
-        for name, scanner in self.scanners.items():
-            with scanner.state.lock:
-                done = scanner.state.bytes_read
-            metrics[f"read_mbps:{name}"] = (done - self._last_bytes[name]) / max(now - self._last_t, 1e-6) / 1e6
-            self._last_bytes[name] = done
-            self._report_events(ctx, name, scanner)
-        self._last_t = now
-        return metrics
-
-    def threads(self) -> list[threading.Thread]:
         return list(self.scanners.values())
+
+    def report_events(self, ctx: ModuleContext) -> None:
+        """Read errors, reported as they happen."""
+        for name, scanner in self.scanners.items():
+            self._report_events(ctx, name, scanner)
 
     def judge(self, ctx: ModuleContext) -> tuple[list[str], list[tuple[Disk, str]]]:
         """Judge every disk's scan: (problems that make the module an ERROR, (disk, why) for each disk this

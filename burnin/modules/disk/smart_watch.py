@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -88,6 +89,37 @@ def match_targets(disks: Sequence[Disk], entries: Sequence[ScanEntry]) -> list[T
             targets[entry.label()] = Target(entry.name, entry.dev_type, None,
                                             sample_id=f"{entry.dev_type}@{os.path.basename(entry.name)}")
     return list(targets.values())
+
+
+class SelfTestLoad:
+    """The self-tests as a load: the drives' firmware does the work; this runs (and keeps the run phase's loop
+    going) while one is being watched. The module polls them in its tick (`SmartWatch.poll_self_tests`)."""
+
+    name = "smart self-tests"
+
+    def __init__(self, watch: "SmartWatch"):
+        self.watch = watch
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        pass
+
+    def poll(self, timeout: float) -> bool:
+        if timeout > 0 and self.watch.testing:
+            self._stopped.wait(timeout)
+        return self.watch.testing and not self._stopped.is_set()
+
+    def metrics(self) -> dict[str, float]:
+        return {}
+
+    def stop(self) -> None:
+        self._stopped.set()  # the self-test goes on in the drive; finish() says so, or aborts it
+
+    def kill(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class SmartWatch:

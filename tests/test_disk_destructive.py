@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from burnin.cli import main
 from burnin.modules import disk as disk_module
+from burnin.modules.disk import destructive as destructive_module
 
 SIZE = 8 * 1024 * 1024
 
@@ -64,7 +65,7 @@ def loop(tmp_path, request):
 @pytest.fixture
 def loop_serials(monkeypatch):
     """Loop devices read as disks with the serial LOOPSERIAL-<name>."""
-    real = disk_module.lookup_disk
+    real = destructive_module.lookup_disk
 
     def lookup(host, device):
         found = real(host, device)
@@ -72,7 +73,7 @@ def loop_serials(monkeypatch):
             return dataclasses.replace(found, serial=f"LOOPSERIAL-{found.name}")
         return found
 
-    monkeypatch.setattr(disk_module, "lookup_disk", lookup)
+    monkeypatch.setattr(destructive_module, "lookup_disk", lookup)
 
 
 def _profile(tmp_path, disk_writes: bool = True, extra: str = ""):
@@ -212,7 +213,7 @@ def test_a_stopped_wipe_ends_within_a_second_and_is_reported_incomplete(tmp_path
     settings = {"destructive_devices": [f"{device}={serial(device)}"], "scan": "none", "self_test": "none",
                 "sample_interval_s": 0.1, "write_block_kib": 256}
     module = disk_module.DiskModule(Host("/"), settings)
-    ctx = RecordingContext("disk", module.host, phase="run", seconds=0.5, settings=module.config,
+    ctx = RecordingContext("disk", module.host, phase="run", seconds=0.5,
                            inventory=SimpleNamespace(disks=[]))
     module.run(ctx)
     late = time.monotonic() - ctx.deadline
@@ -267,7 +268,7 @@ def test_a_byte_that_reads_back_wrong_fails_naming_its_offset_and_lba(tmp_path, 
     settings = {"destructive_devices": [f"{device}={serial(device)}"], "scan": "none", "self_test": "none",
                 "sample_interval_s": 0.1}
     module = disk_module.DiskModule(Host("/"), settings)
-    ctx = RecordingContext("disk", module.host, phase="run", seconds=30, settings=module.config,
+    ctx = RecordingContext("disk", module.host, phase="run", seconds=30,
                            inventory=SimpleNamespace(disks=[]))
     module.run(ctx)
     failed = [f for f in ctx.findings if f.code == "write-verify-mismatch"]

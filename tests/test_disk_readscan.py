@@ -22,6 +22,7 @@ from burnin.inventory.disks import read_disk
 from burnin.model import Severity
 from burnin.module import Skip
 from burnin.modules.disk import DiskModule, data_signatures, slow_regions, writable_refusal
+from burnin.modules.disk.scan import check_previous_data
 from burnin.testing import RecordingContext
 from burnin.tools import readscan
 from burnin.tools.readscan import MIB, DiskScanner, plan_full, plan_sample
@@ -277,11 +278,13 @@ def test_scan_stops_within_a_second_of_being_asked(make_loop):
     stop = threading.Event()
     scanner = DiskScanner(device, size, 512, lambda p: plan_full(size, 64 * MIB), stop, repeat=True)
     scanner.start()
-    time.sleep(0.3)
+    give_up = time.monotonic() + 10
+    while scanner.state.bytes_read == 0:  # wait until it is reading
+        assert time.monotonic() < give_up, "the scan did not start reading"
+        scanner.poll(0.02)
     asked = time.monotonic()
-    stop.set()
-    scanner.join(1.0)
-    assert not scanner.is_alive() and time.monotonic() - asked < 1.0
+    scanner.stop()  # the Load protocol: what the harness does at the deadline
+    assert not scanner.poll(1.0) and time.monotonic() - asked < 1.0
     assert scanner.state.bytes_read > 0
 
 
@@ -364,7 +367,7 @@ def test_module_run_scans_every_disk_and_samples_throughput(make_loop):
     disks = tuple(_loop_disk(d) for d in devices)
     module = DiskModule(LIVE, {"sample_mib": 16, "sample_regions": 8, "sample_interval_s": 0.2,
                                "self_test": "none", "repeat_scan": True})
-    ctx = RecordingContext("disk", LIVE, settings=module.config, inventory=SimpleNamespace(disks=disks))
+    ctx = RecordingContext("disk", LIVE, inventory=SimpleNamespace(disks=disks))
     assert _phase(module, ctx, "run", 1.5) == "ok"
     assert [f for f in ctx.findings if f.severity is not Severity.INFO] == []
     names = {d.name for d in disks}
@@ -381,7 +384,7 @@ def test_module_run_fails_with_the_offset_of_a_real_read_error(faulty_loop):
     disk = _loop_disk(device)
     module = DiskModule(LIVE, {"scan": "full", "region_mib": 16, "sample_interval_s": 0.2, "self_test": "none",
                                "repeat_scan": False})
-    ctx = RecordingContext("disk", LIVE, settings=module.config, inventory=SimpleNamespace(disks=(disk,)))
+    ctx = RecordingContext("disk", LIVE, inventory=SimpleNamespace(disks=(disk,)))
     assert _phase(module, ctx, "run", 20) == "ok"
     [fail] = [f for f in ctx.findings if f.severity is Severity.FAIL]
     assert fail.code == "disk-read-error" and fail.component == f"disk:{disk.dev_path}"
@@ -404,18 +407,18 @@ def test_previous_data_is_found_on_a_real_filesystem_and_not_on_a_blank_disk(mak
         blank = make_loop(32 * MIB)
         disks = (_loop_disk(used), _loop_disk(blank))
         module = DiskModule(LIVE, {})
-        ctx = RecordingContext("disk", LIVE, settings=module.config, inventory=SimpleNamespace(disks=disks))
-        module._check_previous_data(ctx, disks)
+        ctx = RecordingContext("disk", LIVE, inventory=SimpleNamespace(disks=disks))
+        check_previous_data(ctx, LIVE, disks, Severity.WARN)
         [finding] = ctx.findings
         assert finding.code == "disk-previous-data" and finding.severity is Severity.WARN
         assert finding.component == f"disk:{used}" and "ext2/3/4 filesystem" in finding.evidence["signatures"]
         assert "wipe" in finding.message
         system = (disks[0].__class__(**{**disks[0].to_dict(), "system": True}),)
         ctx.findings.clear()
-        module._check_previous_data(ctx, system)
+        check_previous_data(ctx, LIVE, system, Severity.WARN)
         assert ctx.findings == []  # the disk holding the running system is never flagged
         mounted = (disks[0].__class__(**{**disks[0].to_dict(), "mountpoints": ("/srv/data",)}),)
-        module._check_previous_data(ctx, mounted)
+        check_previous_data(ctx, LIVE, mounted, Severity.WARN)
         assert ctx.findings == []  # mounted: this system's own data, not a previous owner's
         assert any("is mounted (/srv/data)" in n["message"] for n in ctx.notes)
     finally:

@@ -10,8 +10,8 @@ import pytest
 
 from burnin.model import Severity, Verdict
 from burnin.modules.disk import (
-    SmartLimits, counter_growth, decode_critical_warning, history_findings, judge_reports, judge_smart,
-    smart_absent_reason,
+    SmartLimits, decode_critical_warning, history_findings, judge_reports, judge_smart,
+    smart_absent_reason, smart_counter_growth,
 )
 from burnin.tools import smart
 from burnin.tools.smart import (
@@ -180,11 +180,11 @@ def test_counter_growth_names_the_counter():
     # Two real readings of the same drive model stand in for a drive before and after a run
     before = report_from_json(json.loads((JSON / "ST3500418AS_11.json").read_text()))
     after = report_from_json(json.loads((JSON / "ST3500418AS_12.json").read_text()))
-    [grew] = counter_growth(before, after, "disk:/dev/sda S/N X", "/dev/sda")
+    [grew] = smart_counter_growth(before, after, "disk:/dev/sda S/N X", "/dev/sda")
     assert grew.severity is Severity.FAIL and grew.code == "smart-counter-grew"
     assert grew.evidence == {"counter": "reallocated_sectors", "before": 1, "after": 304}
     assert "/dev/sda" in grew.message and "reallocated sectors" in grew.message
-    assert counter_growth(after, after, "c", "l") == []
+    assert smart_counter_growth(after, after, "c", "l") == []
 
 
 def test_logs_stamped_after_the_power_on_hours_warn_of_a_reset_history():

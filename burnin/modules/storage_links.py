@@ -21,6 +21,15 @@ WARN: `sas-link-slow` / `sata-link-slow`: a link negotiated below what both ends
 backplane"). Where the other end's maximum is not known, the finding takes the severity of
 `slow_link_unverified` (default INFO): a 3 Gb/s drive on a 6 Gb/s port is common and no fault.
 
+Findings (one row per code this module can emit):
+
+    code                        severity       when
+    sas-phy-errors              FAIL           a SAS PHY's error counters grew by `error_growth_min` during the run
+    sas-phy-errors-since-boot   INFO / WARN    error counts already non-zero at preflight (`errors_since_boot`)
+    sas-link-slow               WARN (INFO)    a SAS link below what both ends support (`slow_link_unverified`
+                                               when the other end's maximum is unknown)
+    sata-link-slow              WARN (INFO)    a SATA link below what the port and the drive support (likewise)
+
 Nothing to read (no SAS PHYs and no SATA links, as in most VMs) -> probe unavailable. Works on a captured tree
 (--sysroot); smartctl outputs replay from the capture when it recorded them.
 """
@@ -29,12 +38,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from burnin.host import Host
-from burnin.model import Probe, Severity
+from burnin.judge import counter_growth
+from burnin.model import Judgement, Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
+from burnin.settings import setting
+from burnin.tools import smart as smart_tool
 
 SAS_PHYS = "/sys/class/sas_phy"
 ATA_LINKS = "/sys/class/ata_link"
@@ -130,15 +142,6 @@ class DriveSpeed:
     sata_version: str | None
 
 
-@dataclass(frozen=True)
-class SlowLink:
-    severity: Severity
-    verified: bool  # both ends' maxima known
-    current_gbps: float
-    achievable_gbps: float
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-
-
 # -- parsing ---------------------------------------------------------------------------------------
 def parse_gbps(text: str | None) -> float | None:
     """"6.0 Gbit" (SAS), "3.0 Gbps" (SATA), "6.0 Gb/s" (smartctl) -> 6.0; "Unknown", "<unknown>" -> None."""
@@ -153,11 +156,6 @@ def ahci_max_gbps(caps_text: str | None) -> float | None:
     except ValueError:
         return None
     return _AHCI_ISS_GBPS.get((caps >> 20) & 0xF)
-
-
-def smartctl_identity_argv(disk: str) -> list[str]:
-    """smartctl's identity page as JSON (smartctl >= 7.0). Belongs in a smartctl adapter once the project has one."""
-    return ["smartctl", "-i", "-j", f"/dev/{disk}"]
 
 
 def parse_drive_speed(text: str) -> DriveSpeed | None:
@@ -309,8 +307,9 @@ def read_sata_links(host: Host) -> dict[str, SataLink]:
 
 
 # -- judging ---------------------------------------------------------------------------------------
-def judge_sas_link(phy: SasPhy, unverified: Severity) -> SlowLink | None:
-    """A PHY that negotiated below the best both ends support, or None."""
+def judge_sas_link(phy: SasPhy, unverified: Severity, controller: SasController | None = None) -> Judgement | None:
+    """`sas-link-slow` for a PHY that negotiated below the best both ends support (WARN when both ends' maxima
+    are known, else `unverified`), or None."""
     if not phy.negotiated_gbps or not phy.max_gbps:
         return None
     peer = phy.attached.max_gbps if phy.attached else None
@@ -318,17 +317,28 @@ def judge_sas_link(phy: SasPhy, unverified: Severity) -> SlowLink | None:
     achievable = min(phy.max_gbps, peer) if peer else phy.max_gbps
     if phy.negotiated_gbps + 1e-6 >= achievable:
         return None
-    return SlowLink(Severity.WARN if verified else unverified, verified, phy.negotiated_gbps, achievable, {
+    c = controller or SasController(phy.host, None, None, None, None, None)
+    if verified:
+        why = f"both it and {phy.attached.name if phy.attached else 'the other end'} support " \
+              f"{achievable:g} Gb/s: check the cable or backplane"
+    else:
+        why = (f"the PHY supports {achievable:g} Gb/s but the other end's maximum is not visible "
+               f"(a slower drive or expander explains it; otherwise check the cable or backplane)")
+    return Judgement(Severity.WARN if verified else unverified, f"sas-phy:{phy.host}/{phy.name}", "sas-link-slow",
+                     f"{phy.describe()} on {c.describe()} runs at {phy.negotiated_gbps:g} Gb/s; {why}.", {
         "phy": phy.name, "controller": phy.host, "parent": phy.parent, "phy_identifier": phy.phy_identifier,
         "negotiated": phy.negotiated_text, "negotiated_gbps": phy.negotiated_gbps, "phy_max_gbps": phy.max_gbps,
         "attached": phy.attached.name if phy.attached else None,
         "attached_max_gbps": peer, "attached_max_source": phy.attached.max_source if phy.attached else None,
         "disks": list(phy.attached.disks) if phy.attached else [], "achievable_gbps": achievable,
-        "both_ends_known": verified,
+        "both_ends_known": verified, "controller_board": c.board, "controller_firmware": c.firmware,
     })
 
 
-def judge_sata_link(link: SataLink, drive: DriveSpeed | None, unverified: Severity) -> SlowLink | None:
+def judge_sata_link(link: SataLink, drive: DriveSpeed | None, unverified: Severity,
+                    component: str | None = None) -> Judgement | None:
+    """`sata-link-slow` for a SATA link below what both the port and the drive support (WARN when both maxima
+    are known, else `unverified`), or None. `component` names the drive (default: the port)."""
     if not link.current_gbps or link.device_class in ("atapi", "pmp", "none"):
         return None  # empty or down port; optical drives (1.5 Gb/s by design); port multipliers
     drive_max = drive.max_gbps if drive else None
@@ -341,7 +351,19 @@ def judge_sata_link(link: SataLink, drive: DriveSpeed | None, unverified: Severi
         return None
     verified = bool(port_max and drive_max)
     kernel_limited = bool(link.limit_gbps and port_max and link.limit_gbps < port_max)
-    return SlowLink(Severity.WARN if verified else unverified, verified, link.current_gbps, achievable, {
+    disk = f"disk /dev/{'/'.join(link.disks)}" if link.disks else "the drive"
+    if verified:
+        why = f"both the port and the drive support {achievable:g} Gb/s: check the cable or backplane"
+    elif drive is None or not drive.max_gbps:
+        why = (f"the port supports {achievable:g} Gb/s; the drive's own maximum is unknown (no "
+               f"smartctl answer), and an older drive would explain it")
+    else:
+        why = (f"the drive supports {achievable:g} Gb/s; the port's maximum is unknown, and an "
+               f"older controller would explain it")
+    if kernel_limited:
+        why += f"; the kernel itself limited the link to {link.limit_gbps:g} Gb/s after errors"
+    return Judgement(Severity.WARN if verified else unverified, component or f"ata:{link.port}", "sata-link-slow",
+                     f"The SATA link of {disk} on {link.port} runs at {link.current_gbps:g} Gb/s; {why}.", {
         "link": link.name, "port": link.port, "disks": list(link.disks), "current_gbps": link.current_gbps,
         "port_max_gbps": port_max, "hw_sata_spd_limit_gbps": link.hw_limit_gbps,
         "controller_max_gbps": link.controller_max_gbps, "drive_max_gbps": drive_max,
@@ -351,10 +373,6 @@ def judge_sata_link(link: SataLink, drive: DriveSpeed | None, unverified: Severi
     })
 
 
-def counter_growth(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
-    return {k: after[k] - before[k] for k in SAS_COUNTERS if k in before and k in after and after[k] > before[k]}
-
-
 def _describe_counts(counts: Mapping[str, int], sign: str = "") -> str:
     short = {"invalid_dword_count": "invalid dwords", "running_disparity_error_count": "disparity errors",
              "loss_of_dword_sync_count": "losses of dword sync", "phy_reset_problem_count": "PHY reset problems"}
@@ -362,20 +380,24 @@ def _describe_counts(counts: Mapping[str, int], sign: str = "") -> str:
 
 
 # -- the module ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StorageLinksSettings:
+    error_growth_min: int = setting(1, "growth of a SAS PHY's error counters during the run that FAILs", unit="errors")
+    errors_since_boot: str = setting("info", "severity of SAS PHY error counts already non-zero at preflight",
+                                     choices=("info", "warn"))
+    slow_link_unverified: str = setting("info", "severity of a slow link where the other end's maximum is not known",
+                                        choices=("info", "warn"))
+    use_smartctl: bool = setting(True, "ask smartctl for SATA drives' maximum link speed")
+
+
 class StorageLinksModule(Module):
     name = "storage-links"
     summary = "SAS PHY error counters and SAS/SATA links slower than both ends support (cables, backplanes)"
     needs = ("/sys/class/sas_phy or /sys/class/ata_link", "smartctl (optional: drive maximum link speed)")
     stress = False
-    settings = {
-        "error_growth_min": 1,  # a SAS PHY's error counters must grow by at least this much during the run to FAIL
-        "errors_since_boot": "info",  # severity of SAS PHY error counts already non-zero at preflight
-        "slow_link_unverified": "info",  # severity of a slow link where the other end's maximum is not known
-        "use_smartctl": True,  # ask smartctl for SATA drives' maximum link speed
-    }
-    choices = {"errors_since_boot": ("info", "warn"), "slow_link_unverified": ("info", "warn")}
+    Settings = StorageLinksSettings
 
-    def __init__(self, host: Host, settings=None):
+    def __init__(self, host: Host, settings: Mapping[str, Any] | None = None):
         super().__init__(host, settings)
         self._phys: dict[str, SasPhy] | None = None
 
@@ -388,18 +410,16 @@ class StorageLinksModule(Module):
         except Exception as exc:  # probe never raises
             return Probe.unavailable(f"cannot read {SAS_PHYS} or {ATA_LINKS}: {exc}")
 
-    def _severity(self, key: str) -> Severity:
-        return Severity(str(self.config[key]).lower())
-
     def _drive_speeds(self, ctx: ModuleContext, disks: list[str]) -> dict[str, DriveSpeed]:
         """Each SATA drive's maximum link speed from smartctl, where smartctl answers."""
-        if not disks or not self.config["use_smartctl"] or not self.host.can_run or not self.host.which("smartctl"):
-            if disks and self.config["use_smartctl"]:
+        use = self.settings.use_smartctl
+        if not disks or not use or not self.host.can_run or not self.host.which(smart_tool.SMARTCTL):
+            if disks and use:
                 ctx.note("smartctl is not available: SATA drives' maximum link speed is unknown", disks=disks)
             return {}
         speeds = {}
         for disk in sorted(set(disks)):
-            result = ctx.run_tool(smartctl_identity_argv(disk), timeout=30)
+            result = ctx.run_tool(smart_tool.identity_argv(f"/dev/{disk}"), timeout=30)
             speed = parse_drive_speed(result.stdout) if result.stdout else None
             if speed is not None:
                 speeds[disk] = speed
@@ -442,27 +462,18 @@ class StorageLinksModule(Module):
             ctx.note(f"SAS {c.describe()}", host=c.host, driver=c.driver, board=c.board, firmware=c.firmware,
                      bios=c.bios, product=c.product,
                      phys=sorted(p.name for p in phys.values() if p.host == c.host))
-        unverified = self._severity("slow_link_unverified")
+        unverified = Severity(self.settings.slow_link_unverified)
         not_judged = {}
         for phy in phys.values():
-            slow = judge_sas_link(phy, unverified)
+            slow = judge_sas_link(phy, unverified, controllers[phy.host])
             if slow is None:
                 if not phy.negotiated_gbps:
                     not_judged[phy.name] = phy.negotiated_text or "no negotiated rate"
                 continue
-            c = controllers[phy.host]
-            if slow.verified:
-                why = f"both it and {phy.attached.name if phy.attached else 'the other end'} support " \
-                      f"{slow.achievable_gbps:g} Gb/s: check the cable or backplane"
-            else:
-                why = (f"the PHY supports {slow.achievable_gbps:g} Gb/s but the other end's maximum is not visible "
-                       f"(a slower drive or expander explains it; otherwise check the cable or backplane)")
-            ctx.finding(slow.severity, f"sas-phy:{phy.host}/{phy.name}", "sas-link-slow",
-                        f"{phy.describe()} on {c.describe()} runs at {slow.current_gbps:g} Gb/s; {why}.",
-                        {**slow.evidence, "controller_board": c.board, "controller_firmware": c.firmware})
+            ctx.report(slow)
         if not_judged:
             ctx.note("SAS PHYs without a link (empty bays, disabled PHYs) were not judged", phys=not_judged)
-        since_boot = self._severity("errors_since_boot")
+        since_boot = Severity(self.settings.errors_since_boot)
         for host_name, c in sorted(controllers.items()):
             dirty = {p.name: {k: v for k, v in p.counters.items() if v} for p in phys.values()
                      if p.host == host_name and any(p.counters.values())}
@@ -475,26 +486,12 @@ class StorageLinksModule(Module):
 
     def _check_sata(self, ctx: ModuleContext, links: Mapping[str, SataLink],
                     speeds: Mapping[str, DriveSpeed]) -> None:
-        unverified = self._severity("slow_link_unverified")
+        unverified = Severity(self.settings.slow_link_unverified)
         for link in links.values():
             drive = next((speeds[d] for d in link.disks if d in speeds), None)
-            slow = judge_sata_link(link, drive, unverified)
-            if slow is None:
-                continue
-            disk = f"disk /dev/{'/'.join(link.disks)}" if link.disks else "the drive"
-            if slow.verified:
-                why = f"both the port and the drive support {slow.achievable_gbps:g} Gb/s: check the cable or backplane"
-            elif drive is None or not drive.max_gbps:
-                why = (f"the port supports {slow.achievable_gbps:g} Gb/s; the drive's own maximum is unknown (no "
-                       f"smartctl answer), and an older drive would explain it")
-            else:
-                why = (f"the drive supports {slow.achievable_gbps:g} Gb/s; the port's maximum is unknown, and an "
-                       f"older controller would explain it")
-            if slow.evidence["kernel_limited"]:
-                why += f"; the kernel itself limited the link to {link.limit_gbps:g} Gb/s after errors"
-            ctx.finding(slow.severity, self._component_disk(ctx, link.disks) or f"ata:{link.port}", "sata-link-slow",
-                        f"The SATA link of {disk} on {link.port} runs at {slow.current_gbps:g} Gb/s; {why}.",
-                        dict(slow.evidence))
+            slow = judge_sata_link(link, drive, unverified, self._component_disk(ctx, link.disks))
+            if slow is not None:
+                ctx.report(slow)
 
     def finish(self, ctx: ModuleContext) -> None:
         if self._phys is None:
@@ -503,13 +500,14 @@ class StorageLinksModule(Module):
             ctx.note("no SAS PHYs: only SATA links were checked (at preflight)")
             return
         after = read_sas_phys(self.host)
-        minimum = int(self.config["error_growth_min"])
+        minimum = self.settings.error_growth_min
         for name, before in sorted(self._phys.items()):
             now = after.get(name)
             if now is None:
                 ctx.note(f"SAS {name} present at preflight is gone at the end", phy=name, controller=before.host)
                 continue
-            grown = counter_growth(before.counters, now.counters)
+            # A count that went down was reset (a PHY or link reset clears them): counted from zero.
+            grown = counter_growth(before.counters, now.counters, keys=SAS_COUNTERS)
             if sum(grown.values()) < minimum or not grown:
                 continue
             host_dir = _host_dir(self.host, name)

@@ -164,14 +164,24 @@ class SmartReport:
         return self.device
 
 
-# -- argv ------------------------------------------------------------------------------------------
+# -- argv: the one place a smartctl command line is built ------------------------------------------------
+def smartctl_argv(device: str, *options: str, dev_type: str | None = None) -> list[str]:
+    """`smartctl OPTIONS [-d TYPE] DEVICE`."""
+    return [SMARTCTL, *options, *(["-d", dev_type] if dev_type else []), device]
+
+
 def scan_argv() -> list[str]:
     return [SMARTCTL, "--scan-open"]
 
 
 def json_argv(device: str, dev_type: str | None = None) -> list[str]:
     """Everything smartctl knows (-x), as compact JSON."""
-    return [SMARTCTL, "--json=c", "-x", *(["-d", dev_type] if dev_type else []), device]
+    return smartctl_argv(device, "--json=c", "-x", dev_type=dev_type)
+
+
+def identity_argv(device: str) -> list[str]:
+    """The identity page (-i) as JSON (smartctl >= 7.0): model, serial, SATA version and interface speeds."""
+    return smartctl_argv(device, "-i", "-j")
 
 
 def parse_scan(lines: Iterable[str]) -> list[ScanEntry]:

@@ -170,3 +170,154 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- the adapter: how the network module runs a pair's four workers as one load ---------------------------
+# (burnin is imported lazily: the worker itself runs with -I -S, without burnin on its path)
+ROLES = ("recv_b", "recv_a", "send_a", "send_b")  # "recv_b" receives on port b what port a sends
+
+
+def worker_argv(*args: str, nice: bool = False) -> list[str]:
+    """The worker, started without site-packages (-I -S: less to import on a slow or busy machine), and when
+    `nice` ahead of the stress modules' load (nice -5, root only): the link is under test, not the scheduler."""
+    python = [sys.executable, "-I", "-S", os.path.abspath(__file__), *args]
+    return ["nice", "-n", "-5", *python] if nice else python
+
+
+def receive_args(bind: str, port: int, streams: int, seconds: float, accept_s: float) -> list[str]:
+    return ["receive", "--bind", bind, "--port", str(port), "--streams", str(streams), "--seconds",
+            f"{seconds:.1f}", "--accept-s", f"{accept_s:.1f}"]
+
+
+def send_args(to: str, port: int, streams: int, seconds: float) -> list[str]:
+    return ["send", "--to", to, "--port", str(port), "--streams", str(streams), "--seconds", f"{seconds:.1f}"]
+
+
+def parse_output(text: str) -> dict:
+    """The last "result" (or "error") JSON line a worker printed."""
+    found: dict = {}
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") in ("result", "error"):
+            found = record
+    return found
+
+
+def parse_ended(ended) -> dict:
+    """A worker's end (`burnin.load.Ended`): its result or error record, else the tail of what it said."""
+    err = (ended.stderr or ended.spawn_error or "").strip()
+    return parse_output(ended.stdout) or ({"error": err[-300:]} if err else {})
+
+
+class PairLoad:
+    """One port pair's traffic test as a `burnin.load.Load`: both receivers start, and once each said "ready"
+    (within `ready_s` of the previous one) both senders start. A receiver that ends or stays silent instead
+    leaves the pair untested (`error`), and its other workers are stopped at once."""
+
+    def __init__(self, host, name: str, argv: dict[str, list[str]], ready_s: float):
+        from burnin.load import Program, ProgramLoad
+
+        self.name = name
+        self.ready_s = ready_s
+        self.loads = {role: ProgramLoad(host, Program(f"{name} {role}", argv[role], parse=parse_ended,
+                                                      progress=self._progress_of(role)))
+                      for role in ROLES}
+        self.ready: set[str] = set()
+        self.error: str | None = None  # why the test could not start
+        self.failed_role: str | None = None
+        self._phase = "new"  # new -> waiting (receivers) -> running (senders too) | failed
+        self._deadline = 0.0
+        self._ready_seen = 0
+        self._closed = False
+
+    def _progress_of(self, role: str):
+        def progress(lines):
+            if any('"ready"' in line for line in lines):
+                self.ready.add(role)
+            return None
+        return progress
+
+    def _receivers(self) -> list:
+        return [self.loads["recv_b"], self.loads["recv_a"]]
+
+    def _started(self) -> list:
+        return [load for role, load in self.loads.items() if role.startswith("recv") or self._phase == "running"]
+
+    # -- the Load protocol -------------------------------------------------------------------------------
+    def start(self) -> None:
+        for load in self._receivers():
+            load.start()
+        self._phase = "waiting"
+        self._deadline = time.monotonic() + self.ready_s
+
+    def poll(self, timeout: float) -> bool:
+        if self._phase == "waiting":
+            self._wait_ready(timeout)
+            timeout = 0.0
+        running = False
+        for load in self._started():
+            if load.poll(0.0 if running else timeout):
+                running = True
+        return running
+
+    def _wait_ready(self, timeout: float) -> None:
+        give_up = time.monotonic() + timeout
+        while True:
+            if len(self.ready) > self._ready_seen:  # each receiver gets `ready_s` after the one before it
+                self._ready_seen = len(self.ready)
+                self._deadline = time.monotonic() + self.ready_s
+            for role in ("recv_b", "recv_a"):
+                load = self.loads[role]
+                alive = load.poll(0.0)
+                if role in self.ready:
+                    continue
+                if not alive or time.monotonic() > self._deadline:
+                    end = load.ended()
+                    said = (end.stdout + end.stderr + (end.spawn_error or "")).strip()
+                    self.error = said[-300:] if not alive and said else f"no answer in {self.ready_s:g} s"
+                    self.failed_role = role
+                    self._phase = "failed"
+                    for other in self._receivers():
+                        other.kill()
+                    return
+            if len(self.ready) == 2:
+                for role in ("send_a", "send_b"):
+                    self.loads[role].start()
+                self._phase = "running"
+                return
+            left = give_up - time.monotonic()
+            if left <= 0:
+                return
+            self.loads["recv_a" if "recv_b" in self.ready else "recv_b"].poll(min(0.05, left))
+
+    def metrics(self) -> dict:
+        return {}  # the module measures the ports' own counters
+
+    def stop(self) -> None:
+        for load in self._started():
+            load.stop()
+
+    def kill(self) -> None:
+        for load in self._started():
+            load.kill()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for load in self._started():
+            load.close()
+
+    # -- the end ---------------------------------------------------------------------------------------
+    @property
+    def interrupted(self) -> bool:
+        """Stopped or killed before every worker ended by itself."""
+        return any(load.interrupted or load.killed for load in self._started())
+
+    def results(self) -> dict[str, dict]:
+        """role -> the worker's result record (empty for a worker that never ran or said nothing)."""
+        return {role: (load.outcome if load.proc is not None or load.spawn_error else {})
+                for role, load in self.loads.items()}

@@ -92,11 +92,14 @@ class JobState:
 
 
 class WriteJob(threading.Thread):
-    """Write-verify then wipe one consented device, until done, a fatal error, or stopped."""
+    """Write-verify then wipe one consented device, until done, a fatal error, or stopped.
+
+    It is a `burnin.load.Load`: `poll(timeout)` is True while it works, `metrics()` the progress of its current
+    stage (`destructive_pct:LABEL`), `stop()` ends it within one chunk's I/O; `kill()` can do nothing more."""
 
     def __init__(self, path: str, size: int, logical_block: int, stop: threading.Event, seed: int,
                  write_verify: bool = True, wipe: bool = True, wipe_verify_plan: Callable[[], list[Region]] | None
-                 = None, block_bytes: int = MIB, max_problems: int = 16):
+                 = None, block_bytes: int = MIB, max_problems: int = 16, label: str = ""):
         super().__init__(name=f"writeverify:{path}", daemon=True)
         self.path, self.size, self.stop_event, self.seed = path, size, stop, seed
         self.logical_block = max(512, logical_block)
@@ -106,6 +109,27 @@ class WriteJob(threading.Thread):
         self.wipe_verify_plan = wipe_verify_plan  # None: read every byte back
         self.max_problems = max_problems
         self.state = JobState()
+        self.label = label or os.path.basename(path)
+
+    # -- the Load protocol ---------------------------------------------------------------------
+    def poll(self, timeout: float) -> bool:
+        if timeout > 0 and self.is_alive():
+            self.join(timeout)
+        return self.is_alive()
+
+    def metrics(self) -> dict[str, float]:
+        with self.state.lock:
+            done = self.state.bytes_done
+        return {f"destructive_pct:{self.label}": round(100 * done / self.size, 2) if self.size else 0.0}
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def kill(self) -> None:
+        pass  # a thread cannot be killed; it stops after the chunk it is writing or reading
+
+    def close(self) -> None:
+        pass
 
     def run(self) -> None:
         self.state.started = time.time()

@@ -1,0 +1,190 @@
+"""Destructive: the write-verify and zero wipe of the devices the user consented to, and the rules that decide
+which devices may be written at all.
+
+Consent names the device and its serial (`burnin run --destructive DEVICE --yes-destroy-data SERIAL`, checked by
+`destructive_consent` before any journal exists, and again by `destructive_refusal` when the run phase starts).
+Writing goes only through `burnin.tools.writeverify` (which asserts the consent and opens O_EXCL); a zero wipe
+that was read back leaves a `wipe-certificate` note.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from typing import Sequence
+
+from burnin.host import Host
+from burnin.inventory.disks import Disk, mounted_devices, read_disk
+from burnin.module import ModuleContext
+from burnin.modules.disk.settings import DiskSettings
+from burnin.modules.disk.smart import component_of
+from burnin.tools import readscan, writeverify
+
+
+# -- the rules for writing: consent naming the device --------------------------------------------
+def writable_refusal(disk: Disk) -> str | None:
+    """Why `disk` must never be written to, or None."""
+    if disk.system:
+        return f"{disk.dev_path} holds the running system ({', '.join(disk.mountpoints) or 'boot or live medium'})"
+    if disk.mountpoints:
+        return f"{disk.dev_path} is mounted or used as swap ({', '.join(disk.mountpoints)})"
+    if disk.holders:
+        return f"{disk.dev_path} is in use by {', '.join(disk.holders)} (device-mapper or md)"
+    return None
+
+
+def lookup_disk(host: Host, device: str) -> Disk | None:
+    """The whole disk `device` names (/dev/sdb, a /dev/disk/by-id link), read afresh from sysfs with its mount
+    state, or None when it is no whole disk here. Loop devices read as disks without a serial (so they are refused:
+    tests stand in for this function)."""
+    real = host.realpath(device) if host.live else device
+    name = real.rstrip("/").rsplit("/", 1)[-1]
+    if not name or not host.exists(f"/sys/block/{name}"):
+        return None
+    return read_disk(host, name, mounted_devices(host))
+
+
+def destructive_refusal(device: str, disk: Disk | None, serial: str | None) -> str | None:
+    """Why the disk `device` names (`disk`, as `lookup_disk` read it) may not be destroyed with the consent
+    `serial` (the user's --yes-destroy-data), or None when it may."""
+    if disk is None:
+        return f"{device}: no such whole disk here"
+    why = writable_refusal(disk)
+    if why:
+        return why
+    if not disk.serial:
+        return f"{disk.dev_path} has no known serial number, so no consent can name it"
+    if serial is None:
+        return (f"{disk.dev_path} (S/N {disk.serial}) needs --yes-destroy-data {disk.serial}: everything on it "
+                "will be destroyed")
+    if serial != disk.serial:
+        return f"{disk.dev_path}: --yes-destroy-data {serial!r} does not match its serial number {disk.serial!r}"
+    return None
+
+
+def destructive_consent(host: Host, devices: Sequence[str], serials: Sequence[str]) -> list[str]:
+    """Check the --destructive DEVICE / --yes-destroy-data SERIAL pairs; "/dev/X=SERIAL" for each consented
+    device. Raises ValueError (one line) on the first refusal."""
+    if not host.live:
+        raise ValueError("--destructive is not possible on a captured tree (--sysroot)")
+    if not devices:
+        raise ValueError("--yes-destroy-data needs --destructive DEVICE")
+    left = list(serials)
+    consented: list[str] = []
+    for device in devices:
+        disk = lookup_disk(host, device)
+        serial = disk.serial if disk is not None and disk.serial in left else (left[0] if left else None)
+        why = destructive_refusal(device, disk, serial)
+        if why:
+            raise ValueError(f"--destructive refused: {why}")
+        assert disk is not None and disk.serial
+        left.remove(disk.serial)
+        entry = f"{disk.dev_path}={disk.serial}"
+        if entry in consented:
+            raise ValueError(f"--destructive names {disk.dev_path} twice")
+        consented.append(entry)
+    if left:
+        raise ValueError(f"--yes-destroy-data {left[0]!r} matches none of the --destructive devices")
+    return consented
+
+
+# -- write-verify and wipe over a run --------------------------------------------------------------
+class Destructive:
+    """The write-verify-and-wipe jobs of one run phase: a `writeverify.WriteJob` per consented device (each a
+    load the module drives), and their judgement."""
+
+    def __init__(self, host: Host, settings: DiskSettings):
+        self.host = host
+        self.settings = settings
+        self.jobs: list[writeverify.WriteJob] = []
+
+    @property
+    def devices(self) -> set[str]:
+        return {job.disk.dev_path for job in self.jobs}  # type: ignore[attr-defined]
+
+    def judge(self, ctx: ModuleContext) -> list[str]:
+        """Judge every job; problems that make the module an ERROR."""
+        return [problem for job in self.jobs for problem in self._judge(ctx, job)]
+
+    def plan(self, ctx: ModuleContext) -> list[str]:
+        """A write-verify-and-wipe job (not started: they are loads) for every device the user consented to, each
+        checked again first (mounted since? another disk under that name?); what cannot start is an error (the
+        user asked for it), returned."""
+        errors: list[str] = []
+        for entry in self.settings.destructive_devices:
+            device, _, serial = str(entry).partition("=")
+            disk = lookup_disk(self.host, device)
+            why = destructive_refusal(device, disk, serial or None)
+            if why:
+                errors.append(f"destructive test of {device} not started: {why}")
+                continue
+            assert disk is not None and disk.size_bytes is not None
+            lb = self.host.read_int(f"/sys/block/{disk.name}/queue/logical_block_size") or 512
+            plan = None
+            if self.settings.wipe_verify == "sample":
+                plan = functools.partial(readscan.plan_sample, disk.size_bytes, self.settings.sample_mib * readscan.MIB,
+                                         self.settings.sample_regions, readscan.MIB, 0)
+            path = str(self.host.path(disk.dev_path))
+            writeverify.consent(path)
+            job = writeverify.WriteJob(path, disk.size_bytes, lb, threading.Event(),
+                                       seed=int.from_bytes(os.urandom(8), "big"), label=disk.name,
+                                       write_verify=self.settings.write_verify == "full",
+                                       wipe=self.settings.wipe == "zero", wipe_verify_plan=plan,
+                                       block_bytes=self.settings.write_block_kib * 1024)
+            job.disk = disk  # type: ignore[attr-defined]
+            self.jobs.append(job)
+            ctx.note(f"{disk.dev_path} (S/N {disk.serial}): destructive write-verify and wipe started, with the "
+                     "user's consent", disk=disk.dev_path, serial=disk.serial, size_bytes=disk.size_bytes,
+                     write_verify=self.settings.write_verify, wipe=self.settings.wipe,
+                     wipe_verify=self.settings.wipe_verify, seed=job.seed)
+        return errors
+
+    def _judge(self, ctx: ModuleContext, job: writeverify.WriteJob) -> list[str]:
+        disk: Disk = job.disk  # type: ignore[attr-defined]
+        component = component_of(disk.dev_path, disk.serial)
+        with job.state.lock:
+            state = job.state
+            problems, fatal, stage, done = list(state.problems), state.fatal, state.stage, state.bytes_done
+            wv_done, wiped, wipe_done, verified = (state.write_verify_done, state.wiped_bytes, state.wipe_done,
+                                                   state.wipe_verified)
+            started, wipe_started, finished = state.started, state.wipe_started, state.finished or time.time()
+        for p in problems:
+            what = "read back wrong" if p.kind == "write-verify-mismatch" else p.message
+            ctx.fail(component, p.kind,
+                     f"{disk.dev_path} {what} at byte {p.offset} (LBA {p.lba}, {job.logical_block}-byte blocks) "
+                     f"during the {p.stage}.",
+                     {"offset_bytes": p.offset, "lba": p.lba, "logical_block_size": job.logical_block,
+                      "stage": p.stage, "errno": p.errno, "detail": p.message})
+        errors = []
+        if fatal and not problems:
+            if "stopped answering" in fatal:
+                ctx.fail(component, "disk-vanished", f"{disk.dev_path} stopped answering: {fatal}.",
+                         {"stage": stage})
+            else:
+                errors.append(f"{disk.dev_path}: {fatal}")
+        if wv_done:
+            ctx.info(component, "write-verify-passed",
+                     f"Every byte written to {disk.dev_path} read back as written.", {"bytes": job.size})
+        if self.settings.wipe == "none":
+            return errors
+        if wipe_done and verified:
+            iso = functools.partial(time.strftime, "%Y-%m-%dT%H:%M:%SZ")
+            ctx.note("wipe-certificate", serial=disk.serial, device=disk.dev_path, model=disk.model,
+                     method="overwrite with zeros, 1 pass", bytes=job.size, verified=verified,
+                     started=iso(time.gmtime(wipe_started)), finished=iso(time.gmtime(finished)))
+            ctx.info(component, "disk-wiped",
+                     f"{disk.dev_path} (S/N {disk.serial}) was overwritten with zeros and read back as zeros "
+                     f"({'every byte' if verified == 'full' else 'sampled'}).",
+                     {"bytes": job.size, "verified": verified, "method": "zero"})
+        elif not problems and not fatal:
+            where = (f"zeros written to {wiped} of {job.size} bytes" if stage == "wipe" else
+                     f"zeros written, verification stopped after {done} bytes" if stage == "wipe-verify" else
+                     f"the write-verify pass stopped after {done} bytes; the wipe did not start")
+            ctx.warn(component, "wipe-incomplete",
+                     f"The wipe of {disk.dev_path} (S/N {disk.serial}) did not finish before the run ended "
+                     f"({where}): the disk is partly overwritten, not wiped.",
+                     {"stage": stage, "bytes_done": done, "zeroed_bytes": wiped, "size_bytes": job.size,
+                      "started": round(started, 1)})
+        return errors

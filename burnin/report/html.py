@@ -21,7 +21,7 @@ from burnin.journal import JournalContents
 from burnin.model import Finding, Severity, Verdict
 from burnin.report import charts
 from burnin.report.charts import Limit
-from burnin.report.junit import write_atomically
+from burnin.files import write_atomically
 from burnin.report.text import _HEADLINE
 from burnin.verdict import RunSummary
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Mapping
+from typing import Any
 
 from burnin.host import Host
 from burnin.model import Finding, Severity
@@ -20,13 +20,12 @@ class RecordingContext(ModuleContext):
         host: Host,
         phase: str = "check",
         seconds: float = 5.0,
-        settings: Mapping[str, Any] | None = None,
         cancel: threading.Event | None = None,
         inventory=None,
         claims=None,
     ):
-        super().__init__(module, host, phase, time.monotonic() + seconds, cancel or threading.Event(), settings,
-                         inventory, claims)
+        super().__init__(module, host, phase, time.monotonic() + seconds, cancel or threading.Event(), inventory,
+                         claims)
         self.samples: list[dict[str, float]] = []
         self.findings: list[Finding] = []
         self.notes: list[dict[str, Any]] = []
@@ -50,8 +49,7 @@ class RecordingContext(ModuleContext):
 def run_phases(module: Module, phases=("check", "run", "finish"), seconds: float = 5.0, inventory=None,
                claims=None) -> RecordingContext:
     """Run the phases a module implements, in order, on one recording context (as the runner would)."""
-    ctx = RecordingContext(module.name, module.host, seconds=seconds, settings=module.config, inventory=inventory,
-                           claims=claims)
+    ctx = RecordingContext(module.name, module.host, seconds=seconds, inventory=inventory, claims=claims)
     for phase in phases:
         if type(module).implements(phase):
             ctx.phase = phase

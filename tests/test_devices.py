@@ -118,7 +118,7 @@ def test_detached_loop_device_counts_as_removed_once():
 
 def test_virtual_device_removal_is_info_by_default_and_never_fails():
     module = DevicesModule(Host("/"))
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module._judge = EventJudge({("net", "bt-x"): known("net", "bt-x", "/devices/virtual/net/bt-x")})
     module._judge.feed(event_from_properties(VETH_REMOVE, 3.0))
     module._emit(ctx, module._judge.flush())
@@ -127,7 +127,7 @@ def test_virtual_device_removal_is_info_by_default_and_never_fails():
 
 def test_virtual_device_that_came_and_went_during_the_run_is_only_noted():
     module = DevicesModule(Host("/"), {"virtual_devices": "fail"})
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module._judge = EventJudge({})  # a container's veth: not there at the start
     module._judge.feed(event_from_properties(VETH_REMOVE, 3.0))
     module._emit(ctx, module._judge.flush())
@@ -153,7 +153,7 @@ def _need(*tools):
 
 def run_while(module: DevicesModule, action, names, seconds: float = 4.0) -> RecordingContext:
     """check(), then run() while another thread performs `action`; stops once findings name all of `names`."""
-    ctx = RecordingContext(module.name, module.host, phase="check", seconds=seconds, settings=module.config)
+    ctx = RecordingContext(module.name, module.host, phase="check", seconds=seconds)
     module.check(ctx)
     ctx.phase = "run"
     ctx.deadline = time.monotonic() + seconds
@@ -222,7 +222,7 @@ def test_veth_deleted_during_the_run_fails_naming_it(veth_pair):
 def test_run_returns_within_half_a_second_of_cancellation():
     _need()
     module = DevicesModule(Host("/"))
-    ctx = RecordingContext(module.name, module.host, phase="run", seconds=30, settings=module.config)
+    ctx = RecordingContext(module.name, module.host, phase="run", seconds=30)
     module.check(ctx)
     threading.Timer(0.3, ctx._cancel.set).start()
     start = time.monotonic()

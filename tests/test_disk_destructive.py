@@ -212,7 +212,7 @@ def test_a_stopped_wipe_ends_within_a_second_and_is_reported_incomplete(tmp_path
     settings = {"destructive_devices": [f"{device}={serial(device)}"], "scan": "none", "self_test": "none",
                 "sample_interval_s": 0.1, "write_block_kib": 256}
     module = disk_module.DiskModule(Host("/"), settings)
-    ctx = RecordingContext("disk", module.host, phase="run", seconds=0.5, settings=module.config,
+    ctx = RecordingContext("disk", module.host, phase="run", seconds=0.5,
                            inventory=SimpleNamespace(disks=[]))
     module.run(ctx)
     late = time.monotonic() - ctx.deadline
@@ -267,7 +267,7 @@ def test_a_byte_that_reads_back_wrong_fails_naming_its_offset_and_lba(tmp_path, 
     settings = {"destructive_devices": [f"{device}={serial(device)}"], "scan": "none", "self_test": "none",
                 "sample_interval_s": 0.1}
     module = disk_module.DiskModule(Host("/"), settings)
-    ctx = RecordingContext("disk", module.host, phase="run", seconds=30, settings=module.config,
+    ctx = RecordingContext("disk", module.host, phase="run", seconds=30,
                            inventory=SimpleNamespace(disks=[]))
     module.run(ctx)
     failed = [f for f in ctx.findings if f.code == "write-verify-mismatch"]

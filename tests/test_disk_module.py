@@ -111,7 +111,7 @@ def test_every_drive_is_judged_including_the_one_behind_the_raid_controller():
     })  # no JSON answers: judged on pySMART's parse alone, and the module says so
     disks = (disk("nvme0n1", transport="NVMe"), disk("nvme1n1", transport="NVMe"))
     module = DiskModule(host, {})
-    ctx = RecordingContext("disk", host, settings=module.config, inventory=SimpleNamespace(disks=disks))
+    ctx = RecordingContext("disk", host, inventory=SimpleNamespace(disks=disks))
     assert phases(module, ctx, "check") == {"check": "ok"}
     assert of(ctx, "fail") == of(ctx, "warn") == set()
     read = {n["data"]["disk"]: n["data"] for n in ctx.notes if n["message"].endswith("SMART read")}
@@ -136,7 +136,7 @@ def _sat_drive(json_name: str) -> dict:
 def test_pysmart_gap_is_filled_from_json_and_a_counter_that_grew_fails():
     host = ReplayHost(_sat_drive("ST3500418AS_11.json"))
     module = DiskModule(host, {"self_test": "none"})
-    ctx = RecordingContext("disk", host, settings=module.config,
+    ctx = RecordingContext("disk", host,
                            inventory=SimpleNamespace(disks=(disk("sda", serial="5VM1"),)))
     assert phases(module, ctx, "check") == {"check": "ok"}
     component = "disk:/dev/sda S/N 5VM1"
@@ -159,7 +159,7 @@ def test_interface_pysmart_cannot_handle_is_judged_from_json_and_said():
         tuple(json_argv("/dev/sdb", "sntjmicron")): capture("nvme-null-SAMSUNG_MZWLL3T2HAJQ-00005-nvme0.json"),
     })
     module = DiskModule(host, {})
-    ctx = RecordingContext("disk", host, settings=module.config,
+    ctx = RecordingContext("disk", host,
                            inventory=SimpleNamespace(disks=(disk("sdb", serial="S3", transport="USB"),)))
     assert phases(module, ctx, "check") == {"check": "ok"}
     component = "disk:/dev/sdb S/N S3"
@@ -179,7 +179,7 @@ def test_drive_that_smartctl_lists_but_nothing_can_read_is_an_error_naming_it():
     }
     host = ReplayHost(answers)
     module = DiskModule(host, {})
-    ctx = RecordingContext("disk", host, settings=module.config,
+    ctx = RecordingContext("disk", host,
                            inventory=SimpleNamespace(disks=(disk("sda"), disk("sdb"))))
     outcome = phases(module, ctx, "check")
     assert outcome["check"].startswith("error:") and "/dev/sdb" in outcome["check"]
@@ -194,7 +194,7 @@ def test_missing_smartctl_skips_smart_with_the_reason():
 
     host = NoSmartctl({})
     module = DiskModule(host, {})
-    ctx = RecordingContext("disk", host, settings=module.config, inventory=SimpleNamespace(disks=(disk("sda"),)))
+    ctx = RecordingContext("disk", host, inventory=SimpleNamespace(disks=(disk("sda"),)))
     assert phases(module, ctx, "check", "finish") == {"check": "skip: SMART: smartctl is not installed",
                                                       "finish": "skip: SMART: smartctl is not installed"}
     assert host.calls == []
@@ -208,7 +208,7 @@ def test_power_on_hours_are_checked_against_the_claims():
     inventory = replace(collect(LIVE_FOR_INVENTORY), disks=(disk("sda", system=False, size_bytes=500 * 10**9),))
     claims = parse_claims({"disks": {"count": 1, "max_power_on_hours": 20000}})
     module = DiskModule(host, {})
-    ctx = RecordingContext("disk", host, settings=module.config, inventory=inventory, claims=claims)
+    ctx = RecordingContext("disk", host, inventory=inventory, claims=claims)
     module._check_smart(ctx, inventory.disks)
     [claim] = [f for f in ctx.findings if f.code.startswith("claim-")]
     assert (claim.severity, claim.code, claim.component) == (Severity.FAIL, "claim-mismatch",
@@ -265,7 +265,7 @@ def test_short_self_test_is_started_followed_and_its_failure_named():
     all_argv = ("smartctl", "-d", "sat", "--all", "/dev/sda")
     module = DiskModule(host, {"self_test": "short", "scan": "none", "self_test_poll_s": 0.0,
                                "sample_interval_s": 0.05})
-    ctx = RecordingContext("disk", host, settings=module.config,
+    ctx = RecordingContext("disk", host,
                            inventory=SimpleNamespace(disks=(disk("sda", serial="WS10SM2A"),)))
     assert phases(module, ctx, "check") == {"check": "ok"}
     # pySMART reads the drive once more before it starts a test, then the module polls it
@@ -288,7 +288,7 @@ def test_a_running_self_test_is_watched_not_restarted_and_said_to_go_on_in_firmw
     host.answers[all_argv] = _running(report, 70)  # someone else's test runs already
     module = DiskModule(host, {"self_test": "short", "scan": "none", "self_test_poll_s": 0.0,
                                "sample_interval_s": 0.05})
-    ctx = RecordingContext("disk", host, settings=module.config, inventory=SimpleNamespace(disks=(disk("sda"),)))
+    ctx = RecordingContext("disk", host, inventory=SimpleNamespace(disks=(disk("sda"),)))
     assert phases(module, ctx, "check") == {"check": "ok"}
     assert phases(module, ctx, "run", seconds=0.3) == {"run": "ok"}
     assert phases(module, ctx, "finish") == {"finish": "ok"}
@@ -304,7 +304,7 @@ def test_self_test_still_running_at_the_end_is_aborted_when_the_profile_says_so(
     all_argv = ("smartctl", "-d", "sat", "--all", "/dev/sda")
     module = DiskModule(host, {"self_test": "short", "scan": "none", "self_test_poll_s": 0.0,
                                "self_test_abort_on_stop": True, "sample_interval_s": 0.05})
-    ctx = RecordingContext("disk", host, settings=module.config, inventory=SimpleNamespace(disks=(disk("sda"),)))
+    ctx = RecordingContext("disk", host, inventory=SimpleNamespace(disks=(disk("sda"),)))
     assert phases(module, ctx, "check") == {"check": "ok"}
     answers = iter([report])  # idle when pySMART looks before starting the test, running from then on
     host.answers[all_argv] = lambda: CommandResult(all_argv, 0, next(answers, _running(report, 90)), "", 0.01)
@@ -323,7 +323,7 @@ def test_module_on_this_machine_gives_no_false_failure():
     if not module.probe().available:
         pytest.skip(module.probe().reason)
     inventory = collect(host)
-    ctx = RecordingContext("disk", host, settings=module.config, inventory=inventory)
+    ctx = RecordingContext("disk", host, inventory=inventory)
     outcome = phases(module, ctx, "check", "run", "finish", seconds=3)
     assert of(ctx, "fail") == set(), ctx.findings
     assert not any(v.startswith("error") for v in outcome.values()), outcome

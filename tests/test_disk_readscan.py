@@ -364,7 +364,7 @@ def test_module_run_scans_every_disk_and_samples_throughput(make_loop):
     disks = tuple(_loop_disk(d) for d in devices)
     module = DiskModule(LIVE, {"sample_mib": 16, "sample_regions": 8, "sample_interval_s": 0.2,
                                "self_test": "none", "repeat_scan": True})
-    ctx = RecordingContext("disk", LIVE, settings=module.config, inventory=SimpleNamespace(disks=disks))
+    ctx = RecordingContext("disk", LIVE, inventory=SimpleNamespace(disks=disks))
     assert _phase(module, ctx, "run", 1.5) == "ok"
     assert [f for f in ctx.findings if f.severity is not Severity.INFO] == []
     names = {d.name for d in disks}
@@ -381,7 +381,7 @@ def test_module_run_fails_with_the_offset_of_a_real_read_error(faulty_loop):
     disk = _loop_disk(device)
     module = DiskModule(LIVE, {"scan": "full", "region_mib": 16, "sample_interval_s": 0.2, "self_test": "none",
                                "repeat_scan": False})
-    ctx = RecordingContext("disk", LIVE, settings=module.config, inventory=SimpleNamespace(disks=(disk,)))
+    ctx = RecordingContext("disk", LIVE, inventory=SimpleNamespace(disks=(disk,)))
     assert _phase(module, ctx, "run", 20) == "ok"
     [fail] = [f for f in ctx.findings if f.severity is Severity.FAIL]
     assert fail.code == "disk-read-error" and fail.component == f"disk:{disk.dev_path}"
@@ -404,7 +404,7 @@ def test_previous_data_is_found_on_a_real_filesystem_and_not_on_a_blank_disk(mak
         blank = make_loop(32 * MIB)
         disks = (_loop_disk(used), _loop_disk(blank))
         module = DiskModule(LIVE, {})
-        ctx = RecordingContext("disk", LIVE, settings=module.config, inventory=SimpleNamespace(disks=disks))
+        ctx = RecordingContext("disk", LIVE, inventory=SimpleNamespace(disks=disks))
         module._check_previous_data(ctx, disks)
         [finding] = ctx.findings
         assert finding.code == "disk-previous-data" and finding.severity is Severity.WARN

@@ -291,7 +291,7 @@ def test_one_end_taken_down_mid_run_fails_link_flap_naming_the_port(veth_pair, s
     a, b = veth_pair()
     ip("link", "set", b, "down")  # brought up by the module: its link and its peer's are watched all the same
     module = NetworkModule(Host("/"), {"ports": [a, b], "detect_pairs": False, "interval_s": 0.2})
-    ctx = RecordingContext("network", Host("/"), seconds=5.0, settings=module.config)
+    ctx = RecordingContext("network", Host("/"), seconds=5.0)
     module.check(ctx)
     ctx.phase, ctx.deadline = "run", time.monotonic() + 2.0
     timer = threading.Timer(1.0, lambda: ip("link", "set", a, "down"))
@@ -312,7 +312,7 @@ def test_frames_dropped_during_the_run_are_judged_by_the_drop_growth_setting(vet
     ip("link", "set", a, "up")  # its peer stays down: what `a` sends is dropped and counted (tx_dropped)
     module = NetworkModule(Host("/"), {"ports": [a, b], "detect_pairs": False, "bring_up_down_ports": False,
                                        "drop_growth": "fail"})
-    ctx = RecordingContext("network", Host("/"), seconds=2.0, settings=module.config)
+    ctx = RecordingContext("network", Host("/"), seconds=2.0)
     module.check(ctx)
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
         raw.bind((a, 0))
@@ -369,7 +369,7 @@ def test_cancel_mid_traffic_restores_the_ports_within_the_grace_period(veth_pair
     ip("addr", "add", "198.19.251.1/30", "dev", a)
     module = NetworkModule(Host("/"), {"ports": [a, b], "pairs": [[a, b]], "detect_pairs": False, "traffic_s": 20.0})
     cancel = threading.Event()
-    ctx = RecordingContext("network", Host("/"), seconds=30.0, settings=module.config, cancel=cancel)
+    ctx = RecordingContext("network", Host("/"), seconds=30.0, cancel=cancel)
     module.check(ctx)
     ctx.phase = "run"
     worker = threading.Thread(target=module.run, args=(ctx,))

@@ -45,7 +45,7 @@ def apply(root: Path, variant: str) -> None:
 
 def check(root: Path, **settings) -> tuple[PcieModule, RecordingContext]:
     module = PcieModule(Host(root), settings)
-    ctx = RecordingContext(module.name, module.host, phase="check", settings=module.config)
+    ctx = RecordingContext(module.name, module.host, phase="check")
     module.check(ctx)
     return module, ctx
 

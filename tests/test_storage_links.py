@@ -50,7 +50,7 @@ def tree(tmp_path: Path, base: str, *variants: str, smartctl: dict[str, str] | N
 
 def check(root: Path, **settings) -> RecordingContext:
     module = StorageLinksModule(Host(root), settings)
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module.check(ctx)
     return ctx
 
@@ -139,7 +139,7 @@ def test_sata_drive_behind_sas_slowed_warns_when_smartctl_knows_its_maximum(tmp_
 def test_sas_error_counters_growing_during_the_run_fail_naming_controller_and_phy(tmp_path):
     root = tree(tmp_path, "procfs-fixture")
     module = StorageLinksModule(Host(root))
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module.check(ctx)
     tree(tmp_path, "procfs-fixture", "errors-grown")  # the run: PHY 4's counters grow
     module.finish(ctx)
@@ -152,7 +152,7 @@ def test_sas_error_counters_growing_during_the_run_fail_naming_controller_and_ph
 def test_error_growth_below_the_setting_does_not_fail(tmp_path):
     root = tree(tmp_path, "procfs-fixture")
     module = StorageLinksModule(Host(root), {"error_growth_min": 50})
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module.check(ctx)
     tree(tmp_path, "procfs-fixture", "errors-grown")
     module.finish(ctx)

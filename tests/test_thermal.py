@@ -67,7 +67,7 @@ class Running:
     def __init__(self, mod: ThermalModule):
         self.mod = mod
         self.cancel = threading.Event()
-        self.ctx = RecordingContext("thermal", mod.host, phase="check", seconds=60, settings=mod.config,
+        self.ctx = RecordingContext("thermal", mod.host, phase="check", seconds=60,
                                     cancel=self.cancel)
         mod.check(self.ctx)
         self.ctx.phase = "run"
@@ -288,7 +288,7 @@ def test_a_temperature_crossing_critical_is_reported_once_and_its_peak_kept(tmp_
 def test_run_returns_within_a_second_of_cancellation():
     mod = module("dual-socket", interval_s=5.0)
     cancel = threading.Event()
-    ctx = RecordingContext("thermal", mod.host, phase="check", seconds=60, settings=mod.config, cancel=cancel)
+    ctx = RecordingContext("thermal", mod.host, phase="check", seconds=60, cancel=cancel)
     mod.check(ctx)
     threading.Timer(0.3, cancel.set).start()
     start = time.monotonic()

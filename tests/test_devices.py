@@ -80,7 +80,7 @@ def test_disk_removed_with_its_hba_is_one_fail_named_after_the_disk():
     out = judge.tick(1064.0)
     assert len(out) == 1
     finding = out[0]
-    assert (finding.code, finding.severity, finding.virtual) == ("device-removed", Severity.FAIL, False)
+    assert (finding.code, finding.severity, finding.evidence["virtual"]) == ("device-removed", Severity.FAIL, False)
     assert finding.component == "disk:/dev/sdv S/N SWX1KLA"
     assert "disk sdv" in finding.message and "00:17:42" in finding.message and "PCI device 0000:03:00.0" in finding.message
     assert {d["name"] for d in finding.evidence["removed_together"]} == {"11:0:0:0", "0000:03:00.0"}
@@ -112,7 +112,7 @@ def test_detached_loop_device_counts_as_removed_once():
     out += judge.feed(event_from_properties(LOOP_MEDIA, 5.01), size_sectors=0)
     out += judge.feed(event_from_properties(LOOP_REMOVE, 5.2))
     out += judge.flush()
-    assert [(j.code, j.virtual) for j in out] == [("device-removed", True)]
+    assert [(j.code, j.evidence["virtual"]) for j in out] == [("device-removed", True)]
     assert "lost its medium" in out[0].message
 
 

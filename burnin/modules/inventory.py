@@ -6,7 +6,8 @@ every module as `ctx.inventory`. This module judges it:
   mixed DIMMs, DIMMs running below their rated speed, DIMMs the OS does not use -> FAIL by default) and every
   claim of `--expect FILE` (a mismatch FAILs `claim-mismatch`; a claim that cannot be checked here WARNs).
 - finish(): collects again and compares: a CPU, DIMM, disk, NIC or PCIe device that was there at the start and
-  is gone at the end FAILs `hardware-vanished`; something new WARNs `hardware-appeared`.
+  is gone at the end FAILs `hardware-vanished`; something new WARNs `hardware-appeared`; less memory seen by the
+  operating system at the end than at the start FAILs `memory-shrank`.
 """
 
 from __future__ import annotations

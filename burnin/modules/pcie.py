@@ -21,7 +21,8 @@ What makes it FAIL:
 Not judged: bridges and root ports themselves (their link is judged from the device below them; an empty or
 idle root port may sit at a low link), devices in D3hot/D3cold, links that are down ("Unknown" speed, width 0),
 and SR-IOV virtual functions (they have no link of their own). Counts already non-zero at preflight are reported
-as INFO (setting `aer_since_boot`): they happened since boot, possibly before this run.
+as INFO (`pcie-aer-errors-since-boot`, setting `aer_since_boot`): they happened since boot, possibly before this
+run.
 
 With no PCI bus in sysfs, or no device with link attributes (legacy PCI, as in many VMs), the module cannot test
 anything and says so (probe unavailable / Skip), never PASS.

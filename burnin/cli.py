@@ -293,11 +293,19 @@ report.help += "\n\n" + EXIT_CODES_HELP
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--sysroot", default=None, metavar="DIR", type=click.Path(exists=True, file_okay=False),
               help="Probe against a captured tree instead of this machine.")
+@click.option("--settings-table", is_flag=True, help="Print every module's profile settings as a Markdown table.")
 @friendly_errors
-def modules(as_json: bool, sysroot: str | None) -> None:
+def modules(as_json: bool, sysroot: str | None, settings_table: bool) -> None:
     """Every registered module, whether it can run on this host, and why not."""
     from burnin.host import Host
     from burnin.registry import discover
+
+    if settings_table:
+        from burnin.registry import module_classes
+        from burnin.report.settings_table import settings_table as table
+
+        click.echo(table(module_classes()), nl=False)
+        return
 
     host = Host(sysroot or "/")
     rows = []

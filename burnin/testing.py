@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from burnin.host import Host
 from burnin.model import Finding, Severity
 from burnin.module import Module, ModuleContext
+
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 10.0, what: str = "the condition") -> T:
+    """Wait until `condition()` is true, polling briefly; its value, or AssertionError after `timeout` seconds.
+
+    Tests wait on what they need (a file written, a thread started, a process gone), never a fixed time: a fixed
+    sleep is either too short on a loaded machine or wasted on an idle one."""
+    end = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= end:
+            raise AssertionError(f"{what} did not happen within {timeout:g} s")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 class RecordingContext(ModuleContext):

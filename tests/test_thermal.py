@@ -25,7 +25,7 @@ from burnin.modules.thermal import (
     make_temp_reading,
     throttle_increase,
 )
-from burnin.testing import RecordingContext, run_phases
+from burnin.testing import RecordingContext, wait_for, run_phases
 
 DATA = Path(__file__).parent / "data" / "thermal"
 NCT = "sys/devices/platform/nct6775.656/hwmon/hwmon3"
@@ -52,13 +52,6 @@ def by_code(ctx: RecordingContext, code: str):
     found = [f for f in ctx.findings if f.code == code]
     assert found, f"no {code} finding in {[(f.code, f.component) for f in ctx.findings]}"
     return found
-
-
-def wait_for(condition, timeout: float = 5.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "condition not reached in time"
-        time.sleep(0.02)
 
 
 class Running:

@@ -15,12 +15,12 @@ import pytest
 
 from burnin.host import Host, format_cpulist, parse_cpulist
 from burnin.model import Severity
-from burnin.modules import cpu as cpu_mod
 from burnin.modules.cpu import (
-    CpuModule, CpuTopology, FreqReference, busy_fractions, judge_busy, judge_freq,
-    judge_machine_checks, judge_stress_ng, judge_throttle, parse_interrupt_counters,
-    parse_proc_stat, plan_slices, read_freq_khz, read_freq_reference, read_throttle, read_topology,
+    CpuModule, CpuTopology, FreqReference, busy_fractions, cpu_topology, judge_busy, judge_freq,
+    judge_machine_checks, judge_stress_ng, parse_interrupt_counters, parse_proc_stat, read_freq_khz,
+    read_freq_reference,
 )
+from burnin.modules.cpu import engine as cpu_engine
 from burnin.testing import RecordingContext, run_phases
 from burnin.tools import stress_ng
 
@@ -38,10 +38,14 @@ def topo(*cpus: int) -> dict[int, CpuTopology]:
 
 
 # -- readings from captured trees --------------------------------------------------------------------
-def test_topology_names_core_and_socket_from_sysfs():
+def read_topology(host: Host, cpu: int) -> CpuTopology:
+    return cpu_topology(host).get(cpu, CpuTopology(cpu, None, None))
+
+
+def test_topology_names_core_and_socket_from_the_inventorys_reader():
     assert read_topology(PROCFS, 1).component == "cpu:1 (core 1, socket 0)"
-    assert read_topology(VM, 0) == CpuTopology(0, 0, 0)
-    assert read_topology(VM, 7).component == "cpu:7 (core ?, socket ?)"
+    assert cpu_topology(VM) == {0: CpuTopology(0, 0, 0), 1: CpuTopology(1, 1, 0)}
+    assert CpuTopology(7, None, None).component == "cpu:7 (core ?, socket ?)"
 
 
 def test_cpulists_round_trip():
@@ -89,18 +93,6 @@ def test_clock_is_read_through_the_cpufreq_link_and_judged_against_the_max():
 
 def test_vm_without_cpufreq_has_no_clock_to_judge():
     assert read_freq_khz(VM, 0) is None and read_freq_reference(VM, 0) is None
-    assert read_throttle(VM, [0, 1]) == {}
-
-
-def test_throttle_counter_growth_warns_per_core_and_once_per_socket():
-    after = read_throttle(PROCFS, [0, 1])
-    assert after == {0: {"core_throttle_count": 10084, "package_throttle_count": 34818},
-                     1: {"core_throttle_count": 523, "package_throttle_count": 34818}}
-    assert judge_throttle(after, after, {c: read_topology(PROCFS, c) for c in (0, 1)}) == []
-    before = {0: {"core_throttle_count": 10080, "package_throttle_count": 34810}, 1: dict(after[1])}
-    findings = judge_throttle(before, after, {c: read_topology(PROCFS, c) for c in (0, 1)})
-    assert [(f.component, f.code, f.evidence["increase"]) for f in findings] == [
-        ("cpu:0 (core 0, socket 0)", "cpu-throttled", 4), ("socket:0", "cpu-throttled", 8)]
 
 
 def test_machine_check_exception_growth_fails_and_polls_do_not():
@@ -119,14 +111,6 @@ def test_machine_check_exception_growth_fails_and_polls_do_not():
 
 def test_vm_interrupts_have_no_machine_check_lines():
     assert parse_interrupt_counters(VM.read_text("/proc/interrupts")) == {}
-
-
-def test_engines_alternate_in_slices_and_short_runs_split_evenly():
-    assert plan_slices(100, ["builtin", "stress-ng"], 300) == [("builtin", 50), ("stress-ng", 50)]
-    assert plan_slices(1200, ["builtin", "stress-ng"], 300) == [
-        ("builtin", 300), ("stress-ng", 300), ("builtin", 300), ("stress-ng", 300)]
-    assert plan_slices(60, ["builtin"], 300) == [("builtin", 60)]
-    assert plan_slices(0, ["builtin"], 300) == []
 
 
 # -- stress-ng outcomes judged (real outputs; see tests/data/stress-ng/SOURCE.md) -------------------
@@ -212,7 +196,7 @@ def test_wrong_result_on_one_cpu_fails_naming_it_with_the_reproduced_count(monke
     def flaky_sha(cpu, kernel, result):
         return "0" * 64 if (cpu, kernel) == (bad_cpu, "sha256") else result
 
-    monkeypatch.setattr(cpu_mod, "_inject_fault", flaky_sha)
+    monkeypatch.setattr(cpu_engine, "_inject_fault", flaky_sha)
     ctx = run_phases(live_module(kernels=["sha256", "float"]), phases=("check", "run"), seconds=2.0)
     failures = [f for f in ctx.findings if f.severity is Severity.FAIL]
     component = read_topology(LIVE, bad_cpu).component
@@ -237,7 +221,7 @@ def test_preflight_counts_how_often_an_intermittent_error_reproduces(monkeypatch
         calls["n"] += 1
         return "wrong" if calls["n"] % 2 else result
 
-    monkeypatch.setattr(cpu_mod, "_inject_fault", every_other_float)
+    monkeypatch.setattr(cpu_engine, "_inject_fault", every_other_float)
     ctx = run_phases(live_module(kernels=["integer", "float"]), phases=("check",), seconds=10.0)
     [failure] = [f for f in ctx.findings if f.code == "cpu-wrong-result"]
     assert failure.component == read_topology(LIVE, LIVE_CPUS[0]).component

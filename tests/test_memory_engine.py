@@ -17,7 +17,7 @@ import pytest
 from burnin.host import Host
 from burnin.model import Severity
 from burnin.modules import memory as memory_mod
-from burnin.modules import memory_patterns as patterns
+from burnin.modules.memory import patterns
 from burnin.modules.memory import MemoryModule
 from burnin.testing import RecordingContext
 

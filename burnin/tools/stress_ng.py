@@ -24,6 +24,8 @@ import signal
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+from burnin.load import Ended, Program
+
 # stress-ng(1), EXIT STATUS (0.15.06). name, meaning.
 EXIT_CODES: Mapping[int, tuple[str, str]] = {
     0: ("success", "Success."),
@@ -76,6 +78,21 @@ def cpu_argv(
         "--temp-path", temp_path,
         "-v",
     ]
+
+
+def cpu_program(cpu: int, timeout_s: int, program: str = "stress-ng") -> Program:
+    """stress-ng's verified CPU stressor on one CPU, as a load: its log is stderr, its metrics a YAML file in
+    the run's scratch directory; the end parses into an `Outcome`."""
+    return Program(
+        f"stress-ng cpu{cpu}",
+        lambda scratch: cpu_argv([cpu], timeout_s, f"{scratch}/metrics.yaml", scratch, program=program),
+        parse=lambda end: parse_ended(end, "metrics.yaml"),
+    )
+
+
+def parse_ended(end: Ended, yaml_name: str | None = None) -> "Outcome":
+    """The outcome of a stress-ng run from how it ended (`burnin.load.Ended`)."""
+    return parse_outcome(end.returncode, end.stderr, yaml_text=end.read(yaml_name) if yaml_name else None)
 
 
 @dataclass(frozen=True)

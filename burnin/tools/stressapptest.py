@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from burnin.load import Program
+
 SLEEP_STEP_S = 5  # stressapptest checks its deadline every 5 s
 
 _TIMESTAMP = re.compile(r"^\d{4}/\d{2}/\d{2}-\d{2}:\d{2}:\d{2}\([^)]*\)\s+")
@@ -83,6 +85,12 @@ def argv(
     if cpus and taskset:
         return [taskset, "-c", ",".join(str(c) for c in sorted(cpus)), *core]
     return core
+
+
+def program(name: str, run_argv: Sequence[str], oom_score_adj: int | None = None) -> Program:
+    """One stressapptest run (`argv(...)`) as a load: stdout and stderr together, parsed into an `Outcome`."""
+    return Program(name, list(run_argv), parse=lambda end: parse_outcome(end.returncode, end.stdout),
+                   stderr="stdout", oom_score_adj=oom_score_adj)
 
 
 @dataclass(frozen=True)

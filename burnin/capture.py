@@ -49,8 +49,7 @@ def record_checks(host: Host, module_classes: Mapping[str, type]) -> dict[str, s
             if not probe.available:
                 outcomes[name] = f"not available: {probe.reason}"
                 continue
-            module.check(RecordingContext(name, host, "check", seconds=30.0, settings=module.config,
-                                          inventory=inventory))
+            module.check(RecordingContext(name, host, "check", seconds=30.0, inventory=inventory))
             outcomes[name] = "check ran"
         except Exception as exc:  # noqa: BLE001 - a module's trouble must not spoil the capture of the others
             outcomes[name] = f"check raised {type(exc).__name__}: {exc}"

@@ -53,6 +53,31 @@ def main() -> None:
     """
 
 
+class _WithOutputs(click.Command):
+    """A command that also offers every registered output format (burnin.report.outputs) as `--OPTION FILE`,
+    placed before --json; the callback receives each as `NAME_path`."""
+
+    during_run = False  # `run` and `check`: "Also write ... here"; a format written live says how
+
+    def get_params(self, ctx):
+        from burnin.report.outputs import registered
+
+        params = super().get_params(ctx)
+        at = next((i for i, p in enumerate(params) if p.name == "as_json"), len(params))
+        extra = []
+        for output in registered():
+            if self.during_run:
+                text = f"Also write {output.help} here" + (f", {output.live_help}." if output.live_help else ".")
+            else:
+                text = f"Write {output.help} here."
+            extra.append(click.Option([output.option, output.keyword], default=None, metavar="FILE", help=text))
+        return params[:at] + extra + params[at:]
+
+
+class _RunCommand(_WithOutputs):
+    during_run = True
+
+
 def run_options(func):
     options = [
         click.option("--profile", "profile_name", default=None, metavar="NAME|PATH",
@@ -71,11 +96,6 @@ def run_options(func):
         click.option("--expect", "expect_path", default=None, metavar="FILE",
                      help="Claims file (TOML): what the listing promised; every mismatch FAILs. "
                           "`burnin inventory --expect-template` writes one from a machine."),
-        click.option("--junit", "junit_path", default=None, metavar="FILE", help="Also write JUnit XML here."),
-        click.option("--html", "html_path", default=None, metavar="FILE",
-                     help="Also write a self-contained HTML report here."),
-        click.option("--prom", "prom_path", default=None, metavar="FILE",
-                     help="Prometheus text metrics, rewritten atomically during the run (name it *.prom)."),
         click.option("--json", "as_json", is_flag=True,
                      help="Print one JSON object with the verdict on stdout at the end."),
         click.option("--plain", is_flag=True,
@@ -86,7 +106,7 @@ def run_options(func):
     return func
 
 
-@main.command()
+@main.command(cls=_RunCommand)
 @run_options
 @click.option("--destructive", "destructive", multiple=True, metavar="DEVICE",
               help="DESTROYS ALL DATA on DEVICE: write-verify it, then wipe it with zeros (a wipe certificate goes "
@@ -107,7 +127,7 @@ def run(**options) -> None:
 run.help += "\n\n" + EXIT_CODES_HELP
 
 
-@main.command()
+@main.command(cls=_RunCommand)
 @run_options
 @friendly_errors
 def check(**options) -> None:
@@ -136,7 +156,7 @@ def _reporter(plain: bool):
 
 
 class _FanOut:
-    """Send every reporter event to several reporters (the screen and the Prometheus file)."""
+    """Send every reporter event to several reporters (the screen and any output written live)."""
 
     def __init__(self, *reporters):
         self.reporters = [r for r in reporters if r is not None]
@@ -154,21 +174,6 @@ def _load_claims(path: str | None):
     from burnin.inventory.claims import load_claims
 
     return load_claims(path)
-
-
-def _write_outputs(summary, contents, junit_path, html_path, prom_path) -> None:
-    from burnin.report.junit import junit_xml, write_atomically
-
-    if junit_path:
-        write_atomically(junit_path, junit_xml(summary))
-    if html_path:
-        from burnin.report.html import write_html
-
-        write_html(summary, contents, html_path)
-    if prom_path:
-        from burnin.report.prometheus import latest_samples, prometheus_text
-
-        write_atomically(prom_path, prometheus_text(summary, latest_samples(contents)))
 
 
 def _destructive_profile(profile, host, destructive, yes_destroy_data, selected):
@@ -200,8 +205,8 @@ def _destructive_profile(profile, host, destructive, yes_destroy_data, selected)
     return dataclasses.replace(profile, module_settings=settings)
 
 
-def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroot, expect_path, junit_path,
-             html_path, prom_path, as_json, plain, destructive=(), yes_destroy_data=()):
+def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroot, expect_path, as_json, plain,
+             destructive=(), yes_destroy_data=(), **output_paths):
     import dataclasses
 
     from burnin import journal as journals
@@ -210,6 +215,7 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     from burnin.model import ExitCode, exit_code_for
     from burnin.profile import parse_duration
     from burnin.registry import module_classes
+    from burnin.report import outputs
     from burnin.report.text import use_colour, verdict_block
     from burnin.runner import Runner
 
@@ -237,12 +243,9 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     host = Host(sysroot or "/")
     profile = _destructive_profile(profile, host, destructive, yes_destroy_data, selected)
     writer = journals.JournalWriter(journals.resolve_path(journal_path), sample_flush_s=profile.sample_flush_s)
-    prom = None
-    if prom_path:
-        from burnin.report.prometheus import PromFileWriter
-
-        prom = PromFileWriter(prom_path)
-    reporter = _FanOut(_reporter(plain or profile.plain), prom)
+    wanted = outputs.requested(output_paths)
+    live = [output.live(path) for output, path in wanted.items() if output.live is not None]
+    reporter = _FanOut(_reporter(plain or profile.plain), *live)
     runner = Runner(profile, classes, selected, host, writer, reporter, mode=mode, argv=sys.argv[1:],
                     claims=claims)
     try:
@@ -251,9 +254,9 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
         reporter.close()
 
     click.echo(verdict_block(summary, colour=use_colour(sys.stderr)), err=True)
-    if junit_path or html_path or prom_path:
+    if wanted:
         # Read back from disk: the runner keeps no samples in memory, and the file is what a report would see.
-        _write_outputs(summary, journals.read(writer.path), junit_path, html_path, prom_path)
+        outputs.write_all(wanted, summary, journals.read(writer.path))
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     if summary.interrupted:
@@ -261,23 +264,21 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     sys.exit(exit_code_for(summary.verdict))
 
 
-@main.command()
+@main.command(cls=_WithOutputs)
 @click.argument("journal", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict and findings as one JSON object.")
-@click.option("--junit", "junit_path", default=None, metavar="FILE", help="Write JUnit XML here.")
-@click.option("--html", "html_path", default=None, metavar="FILE", help="Write a self-contained HTML report here.")
-@click.option("--prom", "prom_path", default=None, metavar="FILE", help="Write Prometheus text metrics here.")
 @friendly_errors
-def report(journal: str, as_json: bool, junit_path: str | None, html_path: str | None, prom_path: str | None) -> None:
+def report(journal: str, as_json: bool, **output_paths) -> None:
     """The verdict and findings of any journal, including one cut short by a crash or power cut."""
     from burnin import journal as journals
     from burnin.model import exit_code_for
+    from burnin.report import outputs
     from burnin.report.text import use_colour, verdict_block
     from burnin.verdict import summarize
 
     contents = journals.read(journal)
     summary = summarize(contents, journal=journal)
-    _write_outputs(summary, contents, junit_path, html_path, prom_path)
+    outputs.write_all(outputs.requested(output_paths), summary, contents)
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:
@@ -292,11 +293,19 @@ report.help += "\n\n" + EXIT_CODES_HELP
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.option("--sysroot", default=None, metavar="DIR", type=click.Path(exists=True, file_okay=False),
               help="Probe against a captured tree instead of this machine.")
+@click.option("--settings-table", is_flag=True, help="Print every module's profile settings as a Markdown table.")
 @friendly_errors
-def modules(as_json: bool, sysroot: str | None) -> None:
+def modules(as_json: bool, sysroot: str | None, settings_table: bool) -> None:
     """Every registered module, whether it can run on this host, and why not."""
     from burnin.host import Host
     from burnin.registry import discover
+
+    if settings_table:
+        from burnin.registry import module_classes
+        from burnin.report.settings_table import settings_table as table
+
+        click.echo(table(module_classes()), nl=False)
+        return
 
     host = Host(sysroot or "/")
     rows = []

@@ -106,7 +106,6 @@ class ModuleContext:
         phase: str,
         deadline: float,
         cancel: threading.Event | Any,
-        settings: Mapping[str, Any] | None = None,
         inventory: Any = None,
         claims: Any = None,
     ):
@@ -115,7 +114,6 @@ class ModuleContext:
         self.phase = phase
         self.deadline = deadline  # time.monotonic() value
         self._cancel = cancel
-        self.settings = dict(settings or {})
         # What is in the box (burnin.inventory.Inventory), collected once before any module starts; None when
         # it could not be collected. `claims` is what the listing promised (--expect), or None.
         self.inventory = inventory

@@ -87,7 +87,7 @@ def _module_process(module: Module, conn, cancel, inventory, claims) -> None:
         if message[0] == "exit":
             return
         _, phase, deadline = message
-        ctx = _PipeContext(conn, module.name, module.host, phase, deadline, cancel, module.config, inventory, claims)
+        ctx = _PipeContext(conn, module.name, module.host, phase, deadline, cancel, inventory, claims)
         try:
             getattr(module, phase)(ctx)
             outcome = {"phase": phase, "status": "ok"}

@@ -178,7 +178,7 @@ def test_probe_names_what_is_missing(tmp_path):
 def test_qemu_bmc_with_an_empty_log_passes_quietly(tmp_path):
     module = BmcModule(replayed(tmp_path, qemu_outputs()), {"interval_s": 0.05})
     assert module.probe().available
-    ctx = RecordingContext(module.name, module.host, settings=module.config, seconds=0.2)
+    ctx = RecordingContext(module.name, module.host, seconds=0.2)
     for phase in ("check", "run", "finish"):
         ctx.phase = phase
         getattr(module, phase)(ctx)
@@ -189,7 +189,7 @@ def test_qemu_bmc_with_an_empty_log_passes_quietly(tmp_path):
 def test_events_logged_before_the_run_warn_with_counts_by_type(tmp_path):
     host = replayed(tmp_path, qemu_outputs() | {SEL_LIST: text("hp-dl360g7-sel-list.txt")})
     module = BmcModule(host)
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module.check(ctx)
     [f] = [f for f in ctx.findings if f.code == "bmc-sel-before-run"]
     assert f.severity is Severity.WARN and f.evidence["counts_by_type"] == {"memory": 2}
@@ -199,7 +199,7 @@ def test_events_logged_before_the_run_warn_with_counts_by_type(tmp_path):
 def test_failed_power_supply_at_preflight_fails_and_lost_redundancy_warns(tmp_path):
     host = replayed(tmp_path, qemu_outputs() | {SDR: text("hp-dl360g7-sdr-elist-full.txt")})
     module = BmcModule(host)
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module.check(ctx)
     found = {(f.component, f.severity) for f in ctx.findings}
     assert ("bmc-sensor:Power Supply 1", Severity.FAIL) in found
@@ -208,7 +208,7 @@ def test_failed_power_supply_at_preflight_fails_and_lost_redundancy_warns(tmp_pa
 
 def test_new_sel_events_during_the_run_become_findings_by_type(tmp_path):
     module = BmcModule(replayed(tmp_path / "before", qemu_outputs()))
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module.check(ctx)
     assert ctx.findings == []
     # After the run the log holds entries: `sel info` says it grew, `sel elist last N` lists them.
@@ -236,7 +236,7 @@ def test_sensor_over_its_critical_threshold_during_the_run_fails_once(tmp_path):
     # The real Supermicro readings with one value changed: CPU Temp 31.000 -> 96.000 (ucr 95, unr 95).
     hot = text("supermicro-sensor.txt").replace("| 31.000     |", "| 96.000     |", 1)
     module = BmcModule(replayed(tmp_path, qemu_outputs() | {SENSOR: hot}), {"interval_s": 0.05})
-    ctx = RecordingContext(module.name, module.host, phase="run", settings=module.config, seconds=0.3)
+    ctx = RecordingContext(module.name, module.host, phase="run", seconds=0.3)
     module.run(ctx)
     assert len(ctx.samples) >= 3  # sampled several times ...
     critical = [f for f in ctx.findings if f.code == "bmc-sensor-critical"]
@@ -249,6 +249,6 @@ def test_full_sel_warns_that_new_events_would_be_lost(tmp_path):
     full = text("qemu-sel-info.txt").replace("Percent Used     : 0%", "Percent Used     : 100%").replace(
         "Overflow         : false", "Overflow         : true")
     module = BmcModule(replayed(tmp_path, qemu_outputs() | {SEL_INFO: full}))
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module.check(ctx)
     assert codes(ctx) == ["bmc-sel-full"]

@@ -233,7 +233,7 @@ def test_cancellation_returns_within_two_seconds_and_leaves_no_workers():
     cancel = threading.Event()
     module = live_module(kernels=["integer", "float", "sha256"])
     run_phases(module, phases=("check",))  # as the runner does: reference answers are ready when run() starts
-    ctx = RecordingContext("cpu", LIVE, phase="run", seconds=30.0, settings=module.config, cancel=cancel)
+    ctx = RecordingContext("cpu", LIVE, phase="run", seconds=30.0, cancel=cancel)
     cancelled_at = []
 
     def cancel_soon():
@@ -294,7 +294,7 @@ def test_stress_ng_engine_runs_one_pinned_stressor_per_cpu():
 def test_cancelled_stress_ng_stops_within_two_seconds_and_leaves_no_process():
     cancel = threading.Event()
     module = live_module(engines=["stress-ng"])
-    ctx = RecordingContext("cpu", LIVE, phase="run", seconds=30.0, settings=module.config, cancel=cancel)
+    ctx = RecordingContext("cpu", LIVE, phase="run", seconds=30.0, cancel=cancel)
     cancelled_at = []
 
     def cancel_soon():
@@ -335,6 +335,6 @@ def test_stress_ng_missing_leaves_the_builtin_engine_and_says_so(monkeypatch):
     module = live_module(engines=["builtin", "stress-ng"])
     assert module.probe().available
     assert not live_module(engines=["stress-ng"]).probe().available
-    ctx = RecordingContext("cpu", LIVE, phase="run", seconds=0.0, settings=module.config)
+    ctx = RecordingContext("cpu", LIVE, phase="run", seconds=0.0)
     assert module._engines(ctx) == ["builtin"]
     assert any("stress-ng is not installed" in n["message"] for n in ctx.notes)

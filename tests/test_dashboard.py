@@ -8,6 +8,7 @@ import time
 import pytest
 
 from burnin.report.dashboard import headline
+from burnin.testing import wait_for
 from plugin_site import install_plugin
 
 PLUGIN = '''
@@ -47,23 +48,15 @@ def test_dashboard_on_an_80x25_linux_console_shows_modules_findings_and_verdict(
             return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
                                   text=True).stdout
 
-        during = ""
-        for _ in range(50):
-            during = screen()
-            if "running" in during:
-                break
-            time.sleep(0.1)
+        during = wait_for(lambda: (lambda text: text if "running" in text else "")(screen()), timeout=15,
+                          what="the dashboard showing a running module")
         assert "burnin run - profile p" in during
         assert "hot" in during and "running" in during
         assert "FAIL sensor:coretemp/Package id 0" in during
         assert all(ord(ch) < 128 for ch in during), "no Unicode glyphs on a Linux text console"
         assert all(len(line) <= 80 for line in during.splitlines())
-        after = ""
-        for _ in range(150):
-            after = screen()
-            if "EXIT=" in after:
-                break
-            time.sleep(0.1)
+        after = wait_for(lambda: (lambda text: text if "EXIT=" in text else "")(screen()), timeout=30,
+                         what="the run's end on the screen")
         assert "VERDICT: FAIL" in after and "EXIT=1" in after
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

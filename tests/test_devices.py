@@ -25,7 +25,7 @@ from burnin.modules.devices import (
     event_from_properties,
     format_elapsed,
 )
-from burnin.testing import RecordingContext
+from burnin.testing import RecordingContext, wait_for
 
 # Real uevents: `losetup -d /dev/loop0` (three "change" events, the last with DISK_MEDIA_CHANGE), then
 # LOOP_CTL_REMOVE of loop0, and `ip link del bt-x` of a veth pair.
@@ -80,7 +80,7 @@ def test_disk_removed_with_its_hba_is_one_fail_named_after_the_disk():
     out = judge.tick(1064.0)
     assert len(out) == 1
     finding = out[0]
-    assert (finding.code, finding.severity, finding.virtual) == ("device-removed", Severity.FAIL, False)
+    assert (finding.code, finding.severity, finding.evidence["virtual"]) == ("device-removed", Severity.FAIL, False)
     assert finding.component == "disk:/dev/sdv S/N SWX1KLA"
     assert "disk sdv" in finding.message and "00:17:42" in finding.message and "PCI device 0000:03:00.0" in finding.message
     assert {d["name"] for d in finding.evidence["removed_together"]} == {"11:0:0:0", "0000:03:00.0"}
@@ -112,13 +112,13 @@ def test_detached_loop_device_counts_as_removed_once():
     out += judge.feed(event_from_properties(LOOP_MEDIA, 5.01), size_sectors=0)
     out += judge.feed(event_from_properties(LOOP_REMOVE, 5.2))
     out += judge.flush()
-    assert [(j.code, j.virtual) for j in out] == [("device-removed", True)]
+    assert [(j.code, j.evidence["virtual"]) for j in out] == [("device-removed", True)]
     assert "lost its medium" in out[0].message
 
 
 def test_virtual_device_removal_is_info_by_default_and_never_fails():
     module = DevicesModule(Host("/"))
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module._judge = EventJudge({("net", "bt-x"): known("net", "bt-x", "/devices/virtual/net/bt-x")})
     module._judge.feed(event_from_properties(VETH_REMOVE, 3.0))
     module._emit(ctx, module._judge.flush())
@@ -127,7 +127,7 @@ def test_virtual_device_removal_is_info_by_default_and_never_fails():
 
 def test_virtual_device_that_came_and_went_during_the_run_is_only_noted():
     module = DevicesModule(Host("/"), {"virtual_devices": "fail"})
-    ctx = RecordingContext(module.name, module.host, settings=module.config)
+    ctx = RecordingContext(module.name, module.host)
     module._judge = EventJudge({})  # a container's veth: not there at the start
     module._judge.feed(event_from_properties(VETH_REMOVE, 3.0))
     module._emit(ctx, module._judge.flush())
@@ -152,20 +152,24 @@ def _need(*tools):
 
 
 def run_while(module: DevicesModule, action, names, seconds: float = 4.0) -> RecordingContext:
-    """check(), then run() while another thread performs `action`; stops once findings name all of `names`."""
-    ctx = RecordingContext(module.name, module.host, phase="check", seconds=seconds, settings=module.config)
+    """check(), then run() while another thread performs `action(ctx)` once run() listens; stops once findings
+    name all of `names`."""
+    ctx = RecordingContext(module.name, module.host, phase="check", seconds=seconds)
     module.check(ctx)
     ctx.phase = "run"
     ctx.deadline = time.monotonic() + seconds
     cancel = ctx._cancel
 
     def act():
-        time.sleep(0.2)
-        action()
-        end = time.monotonic() + seconds
-        while time.monotonic() < end and not all(any(n in f.component for f in list(ctx.findings)) for n in names):
-            time.sleep(0.05)
-        cancel.set()
+        try:
+            wait_for(lambda: module._start is not None, timeout=seconds, what="run() listening")
+            action(ctx)
+            wait_for(lambda: all(any(n in f.component for f in list(ctx.findings)) for n in names), timeout=seconds,
+                     what=f"findings naming {names}")
+        except AssertionError:
+            pass  # the test's own assertions say what is missing
+        finally:
+            cancel.set()
 
     worker = threading.Thread(target=act)
     worker.start()
@@ -200,7 +204,8 @@ def veth_pair():
 def test_loop_device_detached_during_the_run_fails_naming_it(loop_device):
     name = loop_device.rsplit("/", 1)[1]
     module = DevicesModule(Host("/"), {"virtual_devices": "fail"})
-    ctx = run_while(module, lambda: subprocess.run(["losetup", "-d", loop_device], check=True), [f"/dev/{name}"])
+    ctx = run_while(module, lambda ctx: subprocess.run(["losetup", "-d", loop_device], check=True),
+                    [f"/dev/{name}"])
     removed = [f for f in ctx.findings if f.code == "device-removed" and f.component == f"disk:/dev/{name}"]
     assert [f.severity for f in removed] == [Severity.FAIL]
     assert f"disk {name}" in removed[0].message and removed[0].evidence["present_at_start"] is True
@@ -209,7 +214,7 @@ def test_loop_device_detached_during_the_run_fails_naming_it(loop_device):
 def test_veth_deleted_during_the_run_fails_naming_it(veth_pair):
     module = DevicesModule(Host("/"), {"virtual_devices": "fail"})
     peer = f"bt-y{veth_pair[4:]}"
-    ctx = run_while(module, lambda: subprocess.run(["ip", "link", "del", veth_pair], check=True),
+    ctx = run_while(module, lambda ctx: subprocess.run(["ip", "link", "del", veth_pair], check=True),
                     [f"nic:{veth_pair}", f"nic:{peer}"])
     # Other processes on this machine may add and delete interfaces meanwhile: look at ours only.
     ours = {f.component: f for f in ctx.findings if f.code == "device-removed" and veth_pair[4:] in f.component}
@@ -222,7 +227,7 @@ def test_veth_deleted_during_the_run_fails_naming_it(veth_pair):
 def test_run_returns_within_half_a_second_of_cancellation():
     _need()
     module = DevicesModule(Host("/"))
-    ctx = RecordingContext(module.name, module.host, phase="run", seconds=30, settings=module.config)
+    ctx = RecordingContext(module.name, module.host, phase="run", seconds=30)
     module.check(ctx)
     threading.Timer(0.3, ctx._cancel.set).start()
     start = time.monotonic()
@@ -255,13 +260,16 @@ def test_veth_moved_into_a_namespace_after_burnin_announced_it_is_not_a_finding(
     ns = f"bt-ns-{veth_pair[4:]}"
     subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
 
-    def move_and_back():
+    def noted(ctx, words):
+        return any(words in n["message"] for n in list(ctx.notes) if n["data"].get("name") == veth_pair)
+
+    def move_and_back(ctx):
         netns.announce_change(veth_pair, "moved into a test namespace", tmp_path)
         subprocess.run(["ip", "link", "set", veth_pair, "netns", ns], check=True, capture_output=True)
-        time.sleep(0.3)
+        wait_for(lambda: noted(ctx, "left this network namespace"), timeout=5, what="the move being noted")
         netns.announce_change(veth_pair, "moved back", tmp_path)
         subprocess.run(["ip", "-n", ns, "link", "set", veth_pair, "netns", "1"], check=True, capture_output=True)
-        time.sleep(0.3)
+        wait_for(lambda: noted(ctx, "came back"), timeout=5, what="the return being noted")
 
     try:
         module = DevicesModule(Host("/"), {"virtual_devices": "fail"})

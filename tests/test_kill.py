@@ -10,11 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 
+from burnin.testing import wait_for
 from plugin_site import install_plugin
 
 PLUGIN = '''
@@ -59,13 +59,12 @@ def test_sigkilled_run_leaves_a_readable_journal_and_no_load_behind(tmp_path):
                               "--journal", str(journal), "--plain"],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(150):
-            if pidfile.exists() and pidfile.read_text().count(" ") == 2:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the run never started its load: " + agent.stderr.read1().decode())
-        time.sleep(1.0)
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().count(" ") == 2 or agent.poll() is not None,
+                 timeout=30, what="the run starting its load")
+        assert agent.poll() is None, "the run ended before its load started: " + agent.stderr.read().decode()
+        # The finding the module made before it wrote its pids must be in the journal before the kill.
+        wait_for(lambda: journal.exists() and '"fan-slow"' in journal.read_text(), timeout=10,
+                 what="the module's finding reaching the journal")
         pids = [int(p) for p in pidfile.read_text().split()]
         assert all(psutil.pid_exists(p) for p in pids)
         agent.send_signal(signal.SIGKILL)
@@ -74,12 +73,10 @@ def test_sigkilled_run_leaves_a_readable_journal_and_no_load_behind(tmp_path):
         if agent.poll() is None:
             agent.kill()
 
-    deadline = time.time() + 5
-    alive = pids
-    while alive and time.time() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.1)
-    assert alive == [], "processes outlived the killed agent"
+    def alive():
+        return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+    wait_for(lambda: not alive(), timeout=5, what="every process of the killed agent ending")
 
     report = subprocess.run([sys.executable, "-m", "burnin", "report", str(journal), "--json"],
                             env=env, capture_output=True, text=True)

@@ -29,7 +29,7 @@ SMALL = {"engines": ["builtin"], "bandwidth": False, "max_mib": 32, "sample_inte
 
 def run_live(settings: dict, seconds: float, cancel: threading.Event | None = None) -> RecordingContext:
     module = MemoryModule(LIVE, {**SMALL, **settings})
-    ctx = RecordingContext("memory", LIVE, phase="run", seconds=seconds, settings=module.config, cancel=cancel)
+    ctx = RecordingContext("memory", LIVE, phase="run", seconds=seconds, cancel=cancel)
     module.run(ctx)
     return ctx
 
@@ -192,7 +192,7 @@ def _module_in_cgroup(cgroup: str, aware: bool, conn) -> None:
     if not aware:
         memory_mod.read_cgroup_memory = lambda host: None
     module = MemoryModule(LIVE, {**SMALL, "max_mib": 0, "share_of_available": 0.95, "patterns": ["solid"]})
-    ctx = RecordingContext("memory", LIVE, phase="run", seconds=3.0, settings=module.config)
+    ctx = RecordingContext("memory", LIVE, phase="run", seconds=3.0)
     module.run(ctx)
     conn.send({"codes": [f.code for f in ctx.findings], "findings": [f.to_record() for f in ctx.findings],
                "engine": note(ctx, "engine"), "done": note(ctx, "engine done")})
@@ -247,7 +247,7 @@ def test_stressapptest_failure_is_folded_in_as_a_mismatch():
 @has_sat
 def test_stressapptest_tool_trouble_is_a_warning_and_fatal_when_alone():
     module = MemoryModule(LIVE, {**SMALL, "engines": ["stressapptest"], "stressapptest_args": ["--bogus_option"]})
-    ctx = RecordingContext("memory", LIVE, phase="run", seconds=8.5, settings=module.config)
+    ctx = RecordingContext("memory", LIVE, phase="run", seconds=8.5)
     with pytest.raises(RuntimeError, match="only memory engine"):
         module.run(ctx)
     warned = [f for f in ctx.findings if f.code == "tool-error"]

@@ -12,12 +12,8 @@ import pytest
 
 from burnin.host import Host
 from burnin.model import Severity
-from burnin.modules.pcie import (
-    PcieModule,
-    parse_aer,
-    parse_link_speed,
-    parse_link_width,
-)
+from burnin.inventory.pcie import parse_aer, parse_link_speed, parse_link_width
+from burnin.modules.pcie import PcieModule
 from burnin.testing import RecordingContext, run_phases
 
 DATA = Path(__file__).parent / "data" / "pcie"
@@ -45,7 +41,7 @@ def apply(root: Path, variant: str) -> None:
 
 def check(root: Path, **settings) -> tuple[PcieModule, RecordingContext]:
     module = PcieModule(Host(root), settings)
-    ctx = RecordingContext(module.name, module.host, phase="check", settings=module.config)
+    ctx = RecordingContext(module.name, module.host, phase="check")
     module.check(ctx)
     return module, ctx
 

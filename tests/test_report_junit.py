@@ -4,7 +4,8 @@ and a file any CI's parser reads (checked against the common JUnit schema's rule
 import xml.etree.ElementTree as ET
 
 from burnin import journal
-from burnin.report.junit import junit_xml, write_atomically
+from burnin.files import write_atomically
+from burnin.report.junit import junit_xml
 from burnin.verdict import summarize
 
 SUITE_ATTRS = {"name", "tests", "failures", "errors", "skipped", "time", "timestamp", "hostname"}

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from burnin.cli import main
 from burnin.journal import read
+from burnin.testing import wait_for
 from fake_modules import (Dies, Fails, Hangs, Healthy, Raises, Skips, StressWithChild, Unavailable)
 
 
@@ -120,11 +121,9 @@ def test_sigint_stops_the_run_records_it_and_exits_130(tmp_path, fake_registry, 
     text = f'duration = "1h"\nstop_grace = "2s"\n[settings.stresschild]\npidfile = "{pidfile}"\n'
 
     def interrupt():
-        for _ in range(100):
-            if pidfile.exists():
-                break
-            time.sleep(0.1)
-        time.sleep(0.5)
+        # Interrupt once the stress module runs and its tool is started (both pids written).
+        wait_for(lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2, timeout=20,
+                 what="the stress module starting its tool")
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()

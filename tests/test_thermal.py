@@ -25,7 +25,7 @@ from burnin.modules.thermal import (
     make_temp_reading,
     throttle_increase,
 )
-from burnin.testing import RecordingContext, run_phases
+from burnin.testing import RecordingContext, wait_for, run_phases
 
 DATA = Path(__file__).parent / "data" / "thermal"
 NCT = "sys/devices/platform/nct6775.656/hwmon/hwmon3"
@@ -54,20 +54,13 @@ def by_code(ctx: RecordingContext, code: str):
     return found
 
 
-def wait_for(condition, timeout: float = 5.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "condition not reached in time"
-        time.sleep(0.02)
-
-
 class Running:
     """check() then run() in a thread on a copied tree, so a test can change files between samples."""
 
     def __init__(self, mod: ThermalModule):
         self.mod = mod
         self.cancel = threading.Event()
-        self.ctx = RecordingContext("thermal", mod.host, phase="check", seconds=60, settings=mod.config,
+        self.ctx = RecordingContext("thermal", mod.host, phase="check", seconds=60,
                                     cancel=self.cancel)
         mod.check(self.ctx)
         self.ctx.phase = "run"
@@ -288,7 +281,7 @@ def test_a_temperature_crossing_critical_is_reported_once_and_its_peak_kept(tmp_
 def test_run_returns_within_a_second_of_cancellation():
     mod = module("dual-socket", interval_s=5.0)
     cancel = threading.Event()
-    ctx = RecordingContext("thermal", mod.host, phase="check", seconds=60, settings=mod.config, cancel=cancel)
+    ctx = RecordingContext("thermal", mod.host, phase="check", seconds=60, cancel=cancel)
     mod.check(ctx)
     threading.Timer(0.3, cancel.set).start()
     start = time.monotonic()

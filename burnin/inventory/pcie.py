@@ -1,6 +1,8 @@
 """PCI(e) devices from /sys/bus/pci/devices: ids, names, class, link speed and width (now and at most), NUMA
-node, driver, upstream port, and the board slot a device sits in (from the SMBIOS slot list).
+node, driver, power state, upstream port, and the board slot a device sits in (from the SMBIOS slot list); the
+kernel's hotplug slots (/sys/bus/pci/slots) and each device's AER error counters.
 
+This is the one PCIe reader: the inventory lists what it returns and the pcie module judges it.
 Names come from pci.ids when the host has it (/usr/share/misc/pci.ids or /usr/share/hwdata/pci.ids).
 """
 
@@ -16,6 +18,9 @@ from burnin.inventory._sysfs import PCI_ADDRESS, link_name
 from burnin.inventory.smbios import SlotRecord
 
 PCI_DEVICES = "/sys/bus/pci/devices"
+PCI_SLOTS = "/sys/bus/pci/slots"
+LINK_ATTRS = ("current_link_speed", "max_link_speed", "current_link_width", "max_link_width")
+AER_KINDS = ("correctable", "nonfatal", "fatal")
 PCI_IDS_PATHS = ("/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids")
 IPMI_DEVICES = ("/dev/ipmi0", "/dev/ipmi/0", "/dev/ipmidev/0")
 # Graphics functions that are part of a BMC chip, not a GPU: ASPEED AST2xxx.
@@ -44,6 +49,9 @@ class PcieDevice(Record):
     link_speed_max_gts: float | None
     link_width: int | None
     link_width_max: int | None
+    has_link: bool  # all four link attributes exist (legacy PCI and virtio devices have none)
+    power_state: str | None  # "D0", "D3cold"; None when the kernel does not say
+    virtual_function: bool  # an SR-IOV VF: it shares its physical function's link
     parent: str | None  # the upstream port's address
     slot: str | None  # the board's name for the slot it sits in ("PCIe Slot 3"), from SMBIOS
     sysfs_path: str
@@ -56,6 +64,12 @@ class PcieDevice(Record):
         words = " ".join(w for w in (self.vendor_name, self.device_name) if w)
         ids = f"[{self.vendor_id or 0:04x}:{self.device_id or 0:04x}]"
         return f"{words} {ids}" if words else ids
+
+    @property
+    def ancestors(self) -> tuple[str, ...]:
+        """PCI addresses from the root down to the upstream port."""
+        chain = _pci_chain(self.sysfs_path)
+        return tuple(chain[:-1]) if chain and chain[-1] == self.address else tuple(chain)
 
     @property
     def link_degraded(self) -> bool:
@@ -123,9 +137,17 @@ def parse_pci_ids(text: str, vendor_ids: Iterable[int]) -> PciNames:
 
 
 def parse_link_speed(text: str | None) -> float | None:
-    """ "8.0 GT/s PCIe" -> 8.0; "Unknown" or absent -> None."""
+    """"8.0 GT/s PCIe" (newer kernels), "8 GT/s" (older) -> 8.0; "Unknown" or absent -> None."""
     match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*GT/s", text or "")
     return float(match[1]) if match else None
+
+
+def parse_link_width(text: str | None) -> int | None:
+    """"16" or "x16" -> 16; "0" (link down), "Unknown" or absent -> None."""
+    try:
+        return int((text or "").strip().lstrip("x")) or None
+    except ValueError:
+        return None
 
 
 def device_kind(class_code: int | None, vendor_id: int | None) -> str:
@@ -161,7 +183,10 @@ def slot_map(slots: Sequence[SlotRecord]) -> dict[str, str]:
     return {s.bus_address.lower(): s.designation for s in slots if s.bus_address and s.designation}
 
 
-def read_device(host: Host, address: str, names: PciNames | None, slots: Mapping[str, str]) -> PcieDevice:
+def read_device(host: Host, address: str, names: PciNames | None = None,
+                slots: Mapping[str, str] | None = None) -> PcieDevice:
+    """One device; `names` from pci.ids and `slots` (bus address -> SMBIOS slot name) when known."""
+    slots = slots or {}
     base = f"{PCI_DEVICES}/{address}"
     real = host.realpath(base)
     chain = _pci_chain(real)
@@ -174,7 +199,6 @@ def read_device(host: Host, address: str, names: PciNames | None, slots: Mapping
             (class_code >> 16, None))
     driver = link_name(host, f"{base}/driver")
     numa = host.read_int(f"{base}/numa_node")
-    width, width_max = host.read_int(f"{base}/current_link_width"), host.read_int(f"{base}/max_link_width")
     slot = next((slots[a] for a in reversed(chain or [address]) if a in slots), None)
     return PcieDevice(
         address=address,
@@ -191,8 +215,11 @@ def read_device(host: Host, address: str, names: PciNames | None, slots: Mapping
         numa_node=numa if numa is not None and numa >= 0 else None,
         link_speed_gts=parse_link_speed(host.read_text(f"{base}/current_link_speed")),
         link_speed_max_gts=parse_link_speed(host.read_text(f"{base}/max_link_speed")),
-        link_width=width or None,
-        link_width_max=width_max or None,
+        link_width=parse_link_width(host.read_text(f"{base}/current_link_width")),
+        link_width_max=parse_link_width(host.read_text(f"{base}/max_link_width")),
+        has_link=all(host.exists(f"{base}/{attr}") for attr in LINK_ATTRS),
+        power_state=host.read_text(f"{base}/power_state"),
+        virtual_function=host.exists(f"{base}/physfn"),
         parent=chain[-2] if len(chain) >= 2 else None,
         slot=slot,
         sysfs_path=real,
@@ -200,6 +227,64 @@ def read_device(host: Host, address: str, names: PciNames | None, slots: Mapping
         is_nic=kind == "nic",
         is_gpu=kind == "gpu",
     )
+
+
+def read_devices(host: Host) -> dict[str, PcieDevice]:
+    """Every PCI device by address, without names or SMBIOS slots (what a judge of links needs, fast)."""
+    return {a: read_device(host, a) for a in host.listdir(PCI_DEVICES) if PCI_ADDRESS.match(a)}
+
+
+def read_sysfs_slots(host: Host) -> dict[str, str]:
+    """The kernel's slots: address ("0000:3b:00", or "0000:3b" when the device number is unknown) -> slot name."""
+    slots = {}
+    for slot_dir in host.glob(PCI_SLOTS, "*"):
+        address = host.read_text(f"{slot_dir}/address")
+        if address:
+            slots[address.strip().lower()] = slot_dir.rsplit("/", 1)[1]
+    return slots
+
+
+# -- AER error counters ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AerCounters:
+    """The kernel's per-device AER counters, by kind ("correctable", "nonfatal", "fatal") and error name."""
+
+    counts: Mapping[str, Mapping[str, int]]
+
+    def total(self, kind: str) -> int:
+        named = self.counts.get(kind, {})
+        totals = [v for k, v in named.items() if k.startswith("TOTAL_")]
+        return totals[0] if totals else sum(named.values())
+
+    def nonzero(self) -> dict[str, dict[str, int]]:
+        return {kind: {k: v for k, v in named.items() if v and not k.startswith("TOTAL_")}
+                for kind, named in self.counts.items() if self.total(kind)}
+
+
+def parse_aer(text: str | None) -> dict[str, int]:
+    """Lines like "RxErr 0" / "TOTAL_ERR_COR 2" -> {"RxErr": 0, "TOTAL_ERR_COR": 2}."""
+    counts: dict[str, int] = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def read_aer(host: Host, address: str) -> AerCounters | None:
+    texts = {kind: host.read_text(f"{PCI_DEVICES}/{address}/aer_dev_{kind}") for kind in AER_KINDS}
+    if all(text is None for text in texts.values()):
+        return None
+    return AerCounters({kind: parse_aer(text) for kind, text in texts.items() if text is not None})
+
+
+def read_all_aer(host: Host, addresses: Iterable[str]) -> dict[str, AerCounters]:
+    counters = {}
+    for address in addresses:
+        aer = read_aer(host, address)
+        if aer is not None:
+            counters[address] = aer
+    return counters
 
 
 def load_names(host: Host, vendor_ids: Iterable[int]) -> tuple[PciNames | None, str | None]:

@@ -28,10 +28,13 @@ Under --sysroot the module reads ipmitool outputs recorded by `burnin capture`, 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from burnin.model import Probe, Severity
+from burnin.judge import Reported
+from burnin.model import Judgement, Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
+from burnin.settings import setting
 from burnin.tools import ipmitool
 from burnin.tools.ipmitool import SdrRecord, SelEntry, SelInfo, SensorReading
 
@@ -168,23 +171,28 @@ def sel_message(entry: SelEntry, new: bool) -> str:
 
 
 # -- the module ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BmcSettings:
+    interval_s: float = setting(10.0, "how often the BMC's sensors are read during the run", unit="s")
+    command_timeout_s: float = setting(60.0, "time allowed for one ipmitool call (a long SEL or a slow BMC takes a "
+                                       "while)", unit="s")
+    max_findings_per_code: int = setting(10, "new SEL events reported one by one per (code, sensor); the rest are "
+                                         "summed up in one finding")
+
+
 class BmcModule(Module):
     name = "bmc"
     summary = "the BMC's event log before and after the run, and its fan/temperature/voltage/PSU sensors during it"
     needs = ("an IPMI device (/dev/ipmi0: ipmi_si + ipmi_devintf)", "ipmitool", "root")
     stress = False
-    settings = {
-        "interval_s": 10.0,  # how often run() reads the sensors
-        "command_timeout_s": 60.0,  # one ipmitool call (a long SEL or a slow BMC takes a while)
-        "max_findings_per_code": 10,  # new SEL events per (code, sensor); the rest are summed up in one finding
-    }
+    Settings = BmcSettings
 
-    def __init__(self, host, settings=None):
+    def __init__(self, host, settings: Mapping[str, Any] | None = None):
         super().__init__(host, settings)
         self._sel_info: SelInfo | None = None
         self._sel_keys: set[tuple] | None = None
         self._sensors_ok = False
-        self._reported: dict[tuple[str, str], Severity] = {}  # (component, code) -> worst severity emitted
+        self._reported = Reported()
 
     def probe(self) -> Probe:
         if not self.host.live:
@@ -200,18 +208,12 @@ class BmcModule(Module):
 
     # -- plumbing --------------------------------------------------------------------------------------
     def _ipmitool(self, ctx: ModuleContext, argv: list[str]):
-        result = ctx.run_tool(argv, timeout=float(self.config["command_timeout_s"]))
-        return result
+        return ctx.run_tool(argv, timeout=self.settings.command_timeout_s)
 
-    def _emit_once(self, ctx: ModuleContext, severity: Severity, component: str, code: str, message: str,
-                   evidence: Mapping[str, Any]) -> None:
+    def _emit_once(self, ctx: ModuleContext, judgement: Judgement) -> None:
         """A sensor keeps its state from sample to sample: report it once, and again only if it gets worse."""
-        key = (component, code)
-        previous = self._reported.get(key)
-        if previous is severity or previous is FAIL:
-            return
-        self._reported[key] = severity
-        ctx.finding(severity, component, code, message, evidence)
+        if self._reported.should_report(judgement):
+            ctx.report(judgement)
 
     def _read_sensors(self, ctx: ModuleContext, during: str) -> bool:
         result = self._ipmitool(ctx, ipmitool.sensor_argv())
@@ -230,11 +232,12 @@ class BmcModule(Module):
             severity, why = verdict
             code = "bmc-sensor-critical" if severity is FAIL else "bmc-sensor-warning"
             unit = f" {reading.unit}" if reading.unit else ""
-            self._emit_once(ctx, severity, f"bmc-sensor:{reading.name}", code,
-                            f"BMC sensor {reading.name} reads {reading.value:g}{unit} {during}: {why}.",
-                            {"sensor": reading.name, "value": reading.value, "unit": reading.unit,
-                             "status": reading.status, "lnr": reading.lnr, "lcr": reading.lcr, "lnc": reading.lnc,
-                             "unc": reading.unc, "ucr": reading.ucr, "unr": reading.unr, "when": during})
+            self._emit_once(ctx, Judgement(
+                severity, f"bmc-sensor:{reading.name}", code,
+                f"BMC sensor {reading.name} reads {reading.value:g}{unit} {during}: {why}.",
+                {"sensor": reading.name, "value": reading.value, "unit": reading.unit, "status": reading.status,
+                 "lnr": reading.lnr, "lcr": reading.lcr, "lnc": reading.lnc, "unc": reading.unc, "ucr": reading.ucr,
+                 "unr": reading.unr, "when": during}))
         return True
 
     def _read_states(self, ctx: ModuleContext, during: str) -> bool:
@@ -250,11 +253,12 @@ class BmcModule(Module):
                 code = "bmc-sensor-critical" if severity is FAIL else "bmc-sensor-warning"
             else:
                 code = "bmc-sensor-state"
-            self._emit_once(ctx, severity, f"bmc-sensor:{record.name}", code,
-                            f"BMC sensor {record.name} reports \"{state}\" {during} ({record.reading or record.status}).",
-                            {"sensor": record.name, "status": record.status, "reading": record.reading,
-                             "states": list(record.states), "sensor_id": record.sensor_id, "entity": record.entity,
-                             "when": during})
+            self._emit_once(ctx, Judgement(
+                severity, f"bmc-sensor:{record.name}", code,
+                f"BMC sensor {record.name} reports \"{state}\" {during} ({record.reading or record.status}).",
+                {"sensor": record.name, "status": record.status, "reading": record.reading,
+                 "states": list(record.states), "sensor_id": record.sensor_id, "entity": record.entity,
+                 "when": during}))
         return True
 
     def _sel_info_now(self, ctx: ModuleContext) -> SelInfo | None:
@@ -314,7 +318,7 @@ class BmcModule(Module):
     def run(self, ctx: ModuleContext) -> None:
         if not self.host.can_run:
             raise Skip("no ipmitool output in the captured tree")
-        interval = float(self.config["interval_s"])
+        interval = self.settings.interval_s
         readable = True
         while not ctx.stopping():
             if not self._read_sensors(ctx, "during the run") and readable:
@@ -353,7 +357,7 @@ class BmcModule(Module):
         self._judge_new(ctx, new)
 
     def _judge_new(self, ctx: ModuleContext, new: list[SelEntry]) -> None:
-        limit = int(self.config["max_findings_per_code"])
+        limit = self.settings.max_findings_per_code
         emitted: Counter = Counter()
         suppressed: dict[tuple[str, str], list[SelEntry]] = {}
         bookkeeping = []

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import errno
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
-from burnin.model import Probe, Severity
+from burnin.model import Judgement, Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
+from burnin.settings import setting
 from burnin.tools import netns
 
 SUBSYSTEMS = ("block", "net", "pci", "nvme", "scsi")
@@ -86,18 +87,6 @@ class KnownDevice:
     @property
     def key(self) -> tuple[str, str]:
         return (self.subsystem, self.name)
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """A finding to emit; `virtual` ones take their severity from the `virtual_devices` setting."""
-
-    code: str
-    severity: Severity
-    virtual: bool
-    component: str
-    message: str
-    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 # -- pure helpers ----------------------------------------------------------------------------------
@@ -262,9 +251,8 @@ class EventJudge:
         }
         if known and known.serial:
             evidence["serial"] = known.serial
-        return Judgement("device-removed", Severity.FAIL, virtual,
-                         component_of(primary.subsystem, primary.name, known.serial if known else None),
-                         message, evidence)
+        return Judgement(Severity.FAIL, component_of(primary.subsystem, primary.name, known.serial if known else None),
+                         "device-removed", message, evidence)
 
     def _readded(self, event: DeviceEvent, how: str, key: tuple[str, str] | None = None) -> Judgement:
         key = key or event.key
@@ -275,8 +263,7 @@ class EventJudge:
         kind = _KIND.get(gone.subsystem, gone.subsystem)
         virtual = self._is_virtual(gone)
         return Judgement(
-            "device-readded", Severity.WARN, virtual,
-            component_of(gone.subsystem, gone.name, known.serial if known else None),
+            Severity.WARN, component_of(gone.subsystem, gone.name, known.serial if known else None), "device-readded",
             f"The {kind} {gone.name} came back "
             + ("during the preflight checks" if event.before_run else f"{format_elapsed(event.elapsed_s)} into the run")
             + " after it had disappeared"
@@ -343,16 +330,18 @@ def open_monitor():
     return monitor
 
 
+@dataclass(frozen=True)
+class DevicesSettings:
+    virtual_devices: str = setting("info", "severity of a virtual device (loop, dm, veth, bridge, SR-IOV VF) removed "
+                                   "during the run; \"ignore\" only notes it", choices=VIRTUAL_CHOICES)
+
+
 class DevicesModule(Module):
     name = "devices"
     summary = "disks, NICs, NVMe and PCI devices that vanish or flap during the run (kernel device events)"
     needs = ("pyudev (libudev)", "a netlink socket for kernel uevents", "a live host")
     stress = False
-    settings = {
-        # Severity of a virtual device (loop, dm, veth, bridge, SR-IOV VF) removed during the run; "ignore" notes it.
-        "virtual_devices": "info",
-    }
-    choices = {"virtual_devices": VIRTUAL_CHOICES}
+    Settings = DevicesSettings
     state_dir: str | None = None  # where the network module announces its moves (tests point it elsewhere)
 
     def __init__(self, host, settings=None):
@@ -395,10 +384,10 @@ class DevicesModule(Module):
         return time.monotonic() - self._start if self._start is not None else 0.0
 
     def _emit(self, ctx: ModuleContext, judgements: list[Judgement]) -> None:
-        virtual_setting = str(self.config["virtual_devices"]).lower()
+        virtual_setting = self.settings.virtual_devices
         for j in judgements:
             severity = j.severity
-            if j.virtual:
+            if j.evidence.get("virtual"):
                 # Virtual devices that came and went during the run (containers' veths, snaps' loops) are churn.
                 if virtual_setting == "ignore" or not j.evidence.get("present_at_start", True):
                     ctx.note(j.message, code=j.code, component=j.component, **dict(j.evidence))
@@ -406,7 +395,7 @@ class DevicesModule(Module):
                 severity = Severity(virtual_setting)
                 if j.code == "device-readded" and severity is Severity.FAIL:
                     severity = Severity.WARN
-            ctx.finding(severity, j.component, j.code, j.message, j.evidence)
+            ctx.report(j.with_severity(severity))
         assert self._judge is not None
         for message, data in self._judge.notes:
             ctx.note(message, **data)

@@ -6,18 +6,48 @@ every module as `ctx.inventory`. This module judges it:
   mixed DIMMs, DIMMs running below their rated speed, DIMMs the OS does not use -> FAIL by default) and every
   claim of `--expect FILE` (a mismatch FAILs `claim-mismatch`; a claim that cannot be checked here WARNs).
 - finish(): collects again and compares: a CPU, DIMM, disk, NIC or PCIe device that was there at the start and
-  is gone at the end FAILs `hardware-vanished`; something new WARNs `hardware-appeared`.
+  is gone at the end FAILs `hardware-vanished`; something new WARNs `hardware-appeared`; less memory seen by the
+  operating system at the end than at the start FAILs `memory-shrank`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from burnin.inventory.population import PopulationPolicy
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
+from burnin.settings import setting
 
 _SEVERITIES = ("fail", "warn", "info")
+
+
+@dataclass(frozen=True)
+class InventorySettings:
+    dimm_slot_order: str = setting("warn", "severity of an empty slot that the board fills before a populated one "
+                                   "(dimm-slot-order)", choices=_SEVERITIES)
+    memory_sockets: str = setting("warn", "severity of a CPU socket without memory, or sockets holding different "
+                                  "amounts (memory-socket-empty, memory-sockets-unbalanced)", choices=_SEVERITIES)
+    memory_channels: str = setting("warn", "severity of channels left empty or filled unevenly "
+                                   "(memory-channels-partial, memory-channels-uneven)", choices=_SEVERITIES)
+    dimm_mixed: str = setting("warn", "severity of DIMMs of different sizes, speeds or parts (dimm-mixed-*)",
+                              choices=_SEVERITIES)
+    dimm_speed_below_rated: str = setting("warn", "severity of DIMMs running below their rated speed",
+                                          choices=_SEVERITIES)
+    dimm_not_used: str = setting("fail", "severity of memory nothing can use: DIMMs adding up to more than the "
+                                 "operating system sees, or in a socket without a CPU", choices=_SEVERITIES)
+    memory_reserve_pct: float = setting(5.0, "share of the DIMM total firmware and kernel may keep before "
+                                        "dimm-not-used (added to memory_reserve_gib)", unit="%")
+    memory_reserve_gib: float = setting(1.0, "memory firmware and kernel may keep before dimm-not-used (added to "
+                                        "memory_reserve_pct)", unit="GiB")
+
+    def policy(self) -> PopulationPolicy:
+        return PopulationPolicy(
+            slot_order=Severity(self.dimm_slot_order), sockets=Severity(self.memory_sockets),
+            channels=Severity(self.memory_channels), mixed=Severity(self.dimm_mixed),
+            speed_below_rated=Severity(self.dimm_speed_below_rated), not_used=Severity(self.dimm_not_used),
+            reserve_pct=self.memory_reserve_pct, reserve_gib=self.memory_reserve_gib)
 
 
 def identities(inventory) -> dict[str, str]:
@@ -50,8 +80,7 @@ class InventoryModule(Module):
     name = "inventory"
     summary = "what is in the box: claims (--expect), memory population, hardware that vanishes during the run"
     needs = ("root for SMBIOS tables (DIMM slots)",)
-    settings = dict(PopulationPolicy.SETTINGS)
-    choices = {key: _SEVERITIES for key, value in settings.items() if isinstance(value, str)}
+    Settings = InventorySettings
 
     def probe(self) -> Probe:
         return Probe.ok()
@@ -62,7 +91,7 @@ class InventoryModule(Module):
 
         if ctx.inventory is None:
             raise Skip("no inventory was collected")
-        policy = PopulationPolicy.from_settings(self.config)
+        policy = self.settings.policy()
         for note in ctx.inventory.notes:
             ctx.note(note)
         findings = inventory_findings(ctx.inventory, policy)

@@ -11,17 +11,18 @@ What it checks, for every device in /sys/bus/pci/devices:
 
 What makes it FAIL:
 - `pcie-link-degraded`: a storage controller / NVMe drive (class 0x01), NIC (0x02), GPU (0x03) or accelerator
-  (0x12) runs below its achievable link. Other classes only WARN (setting `degraded_other`). A GPU or
+  (0x12) runs below its achievable link (setting `degraded_critical`). Other classes only WARN (setting `degraded_other`). A GPU or
   accelerator whose width is full but whose speed is low is a WARN (setting `gpu_speed_downgrade`): GPUs lower
   their link speed when idle to save power, so a low speed at rest does not prove a fault.
 - `pcie-aer-uncorrectable`: non-fatal or fatal AER counters grew during the run (correctable growth only WARNs:
-  `pcie-aer-correctable`).
+  `pcie-aer-correctable`, setting `aer_correctable`).
 - `pcie-device-missing`: a device present at preflight is gone at the end (it fell off the bus under load).
 
 Not judged: bridges and root ports themselves (their link is judged from the device below them; an empty or
 idle root port may sit at a low link), devices in D3hot/D3cold, links that are down ("Unknown" speed, width 0),
 and SR-IOV virtual functions (they have no link of their own). Counts already non-zero at preflight are reported
-as INFO (setting `aer_since_boot`): they happened since boot, possibly before this run.
+as INFO (`pcie-aer-errors-since-boot`, setting `aer_since_boot`): they happened since boot, possibly before this
+run.
 
 With no PCI bus in sysfs, or no device with link attributes (legacy PCI, as in many VMs), the module cannot test
 anything and says so (probe unavailable / Skip), never PASS.
@@ -29,21 +30,24 @@ anything and says so (probe unavailable / Skip), never PASS.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 from burnin.host import Host
-from burnin.model import Probe, Severity
+from burnin.inventory.pcie import (
+    AER_KINDS,
+    PCI_ADDRESS,
+    PCI_DEVICES,
+    AerCounters,
+    PcieDevice,
+    read_all_aer,
+    read_devices,
+    read_sysfs_slots,
+)
+from burnin.judge import counter_growth
+from burnin.model import Judgement, Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
-
-PCI_DEVICES = "/sys/bus/pci/devices"
-PCI_SLOTS = "/sys/bus/pci/slots"
-LINK_ATTRS = ("current_link_speed", "max_link_speed", "current_link_width", "max_link_width")
-AER_KINDS = ("correctable", "nonfatal", "fatal")
-
-_PCI_ADDRESS = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
-_SPEED = re.compile(r"([\d.]+)\s*GT/s")
+from burnin.settings import setting
 
 # Classes whose degraded link costs the buyer real throughput: storage (incl. NVMe 0x0108), network,
 # display (GPUs) and processing accelerators.
@@ -79,52 +83,40 @@ class PcieLink:
         return f"{width} {speed}"
 
 
-@dataclass(frozen=True)
-class PcieDevice:
-    address: str  # "0000:3b:00.0"
-    vendor_id: str  # "8086"
-    device_id: str
-    class_code: int  # 0x010802
-    power_state: str | None  # "D0", "D3cold"; None when the kernel does not say
-    has_link: bool  # all four link attributes exist
-    current: PcieLink
-    maximum: PcieLink
-    upstream: str | None  # PCI address of the parent port, None under a host bridge
-    ancestors: tuple[str, ...]  # PCI addresses from the root down to the parent
-    virtual_function: bool
-
-    @property
-    def is_bridge(self) -> bool:
-        return self.class_code >> 8 == BRIDGE_CLASS
-
-    @property
-    def class_prefix(self) -> int:
-        return self.class_code >> 16
-
-    @property
-    def slot_key(self) -> str:
-        """domain:bus:device, the part of the address shared by all functions of one card."""
-        return self.address.rsplit(".", 1)[0]
-
-    def describe_class(self) -> str:
-        return _CLASS_NAMES.get(self.class_code >> 8) or _CLASS_GROUP_NAMES.get(self.class_prefix) \
-            or f"class 0x{self.class_code:06x}"
+def current_link(device: PcieDevice) -> PcieLink:
+    return PcieLink(device.link_speed_gts, device.link_width)
 
 
-@dataclass(frozen=True)
-class AerCounters:
-    """The kernel's per-device AER counters, by kind ("correctable", "nonfatal", "fatal") and error name."""
+def max_link(device: PcieDevice) -> PcieLink:
+    return PcieLink(device.link_speed_max_gts, device.link_width_max)
 
-    counts: Mapping[str, Mapping[str, int]]
 
-    def total(self, kind: str) -> int:
-        named = self.counts.get(kind, {})
-        totals = [v for k, v in named.items() if k.startswith("TOTAL_")]
-        return totals[0] if totals else sum(named.values())
+def class_code(device: PcieDevice) -> int:
+    return device.class_code if device.class_code is not None else 0
 
-    def nonzero(self) -> dict[str, dict[str, int]]:
-        return {kind: {k: v for k, v in named.items() if v and not k.startswith("TOTAL_")}
-                for kind, named in self.counts.items() if self.total(kind)}
+
+def class_prefix(device: PcieDevice) -> int:
+    return class_code(device) >> 16
+
+
+def is_bridge(device: PcieDevice) -> bool:
+    return class_code(device) >> 8 == BRIDGE_CLASS
+
+
+def slot_key(device: PcieDevice) -> str:
+    """domain:bus:device, the part of the address shared by all functions of one card."""
+    return device.address.rsplit(".", 1)[0]
+
+
+def describe_class(device: PcieDevice) -> str:
+    code = class_code(device)
+    return _CLASS_NAMES.get(code >> 8) or _CLASS_GROUP_NAMES.get(code >> 16) or f"class 0x{code:06x}"
+
+
+def vendor_device(device: PcieDevice) -> str:
+    """"8086:159b"; "????" for an id the kernel did not give."""
+    ids = (device.vendor_id, device.device_id)
+    return ":".join(f"{i:04x}" if i is not None else "????" for i in ids)
 
 
 @dataclass(frozen=True)
@@ -136,92 +128,6 @@ class LinkJudgement:
     port: PcieDevice | None
     speed_only_gpu: bool
     evidence: Mapping[str, object] = field(default_factory=dict)
-
-
-# -- reading ---------------------------------------------------------------------------------------
-def parse_link_speed(text: str | None) -> float | None:
-    """"8.0 GT/s PCIe" (newer kernels), "8 GT/s" (older), "Unknown" -> 8.0, 8.0, None."""
-    if not text:
-        return None
-    match = _SPEED.search(text)
-    return float(match.group(1)) if match else None
-
-
-def parse_link_width(text: str | None) -> int | None:
-    """"16" or "x16" -> 16; "0" (link down) -> None."""
-    if not text:
-        return None
-    try:
-        width = int(text.strip().lstrip("x"))
-    except ValueError:
-        return None
-    return width or None
-
-
-def parse_aer(text: str | None) -> dict[str, int]:
-    """Lines like "RxErr 0" / "TOTAL_ERR_COR 2" -> {"RxErr": 0, "TOTAL_ERR_COR": 2}."""
-    counts: dict[str, int] = {}
-    for line in (text or "").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
-    return counts
-
-
-def _hex_id(text: str | None) -> str:
-    return (text or "").strip().lower().removeprefix("0x") or "????"
-
-
-def read_device(host: Host, address: str) -> PcieDevice:
-    path = f"{PCI_DEVICES}/{address}"
-    parts = host.realpath(path).split("/")
-    ancestors = tuple(p for p in parts[:-1] if _PCI_ADDRESS.match(p))
-    class_code = host.read_int(f"{path}/class")
-    return PcieDevice(
-        address=address,
-        vendor_id=_hex_id(host.read_text(f"{path}/vendor")),
-        device_id=_hex_id(host.read_text(f"{path}/device")),
-        class_code=class_code if class_code is not None else 0,
-        power_state=host.read_text(f"{path}/power_state"),
-        has_link=all(host.exists(f"{path}/{attr}") for attr in LINK_ATTRS),
-        current=PcieLink(parse_link_speed(host.read_text(f"{path}/current_link_speed")),
-                         parse_link_width(host.read_text(f"{path}/current_link_width"))),
-        maximum=PcieLink(parse_link_speed(host.read_text(f"{path}/max_link_speed")),
-                         parse_link_width(host.read_text(f"{path}/max_link_width"))),
-        upstream=ancestors[-1] if ancestors else None,
-        ancestors=ancestors,
-        virtual_function=host.exists(f"{path}/physfn"),
-    )
-
-
-def read_devices(host: Host) -> dict[str, PcieDevice]:
-    return {name: read_device(host, name) for name in host.listdir(PCI_DEVICES) if _PCI_ADDRESS.match(name)}
-
-
-def read_aer(host: Host, address: str) -> AerCounters | None:
-    texts = {kind: host.read_text(f"{PCI_DEVICES}/{address}/aer_dev_{kind}") for kind in AER_KINDS}
-    if all(text is None for text in texts.values()):
-        return None
-    return AerCounters({kind: parse_aer(text) for kind, text in texts.items() if text is not None})
-
-
-def read_all_aer(host: Host, devices: Mapping[str, PcieDevice]) -> dict[str, AerCounters]:
-    counters = {}
-    for address in devices:
-        aer = read_aer(host, address)
-        if aer is not None:
-            counters[address] = aer
-    return counters
-
-
-def read_slots(host: Host) -> dict[str, str]:
-    """Slot address ("0000:3b:00", or "0000:3b" for a slot whose device number is unknown) -> slot name."""
-    slots = {}
-    for slot_dir in host.glob(PCI_SLOTS, "*"):
-        address = host.read_text(f"{slot_dir}/address")
-        if address:
-            slots[address.strip().lower()] = slot_dir.rsplit("/", 1)[1]
-    return slots
 
 
 def slot_of(device: PcieDevice, slots: Mapping[str, str]) -> str | None:
@@ -242,7 +148,7 @@ def skip_reason(device: PcieDevice) -> str | None:
         return "no link attributes"
     if device.virtual_function:
         return "SR-IOV virtual function (shares its physical function's link)"
-    if device.is_bridge:
+    if is_bridge(device):
         # A bridge's link is the one to the device below it, judged from that device; an empty or idle root
         # port may legitimately sit at a low link.
         return "bridge or port"
@@ -250,25 +156,27 @@ def skip_reason(device: PcieDevice) -> str | None:
     # lowest rate. That says nothing about how it trains when in use.
     if device.power_state and device.power_state.startswith("D3"):
         return f"in power state {device.power_state}"
-    if not device.current.up:
+    if not current_link(device).up:
         return "link is down"
-    if not device.maximum.up:
+    if not max_link(device).up:
         return "maximum link unknown"
     return None
 
 
 def achievable_link(device: PcieDevice, port: PcieDevice | None) -> PcieLink:
     """The best link both ends support: min(device max, upstream port max)."""
-    speed, width = device.maximum.speed_gts, device.maximum.width
-    if port is not None and port.has_link and port.maximum.up:
-        speed = min(speed, port.maximum.speed_gts) if speed else port.maximum.speed_gts
-        width = min(width, port.maximum.width) if width else port.maximum.width
+    speed, width = device.link_speed_max_gts, device.link_width_max
+    if port is not None and port.has_link and max_link(port).up:
+        port_max = max_link(port)
+        speed = min(speed, port_max.speed_gts) if speed else port_max.speed_gts
+        width = min(width, port_max.width) if width else port_max.width
     return PcieLink(speed, width)
 
 
 def judge_links(
     devices: Mapping[str, PcieDevice],
     slots: Mapping[str, str],
+    degraded_critical: Severity,
     degraded_other: Severity,
     gpu_speed_downgrade: Severity,
 ) -> tuple[list[LinkJudgement], dict[str, str], int]:
@@ -282,42 +190,42 @@ def judge_links(
             if reason != "no link attributes":
                 skipped[device.address] = reason
             continue
-        cards.setdefault(device.slot_key, []).append(device)
+        cards.setdefault(slot_key(device), []).append(device)
 
     judgements = []
     for functions in cards.values():
-        functions.sort(key=lambda d: (d.class_prefix not in CRITICAL_CLASS_PREFIXES, d.address))
+        functions.sort(key=lambda d: (class_prefix(d) not in CRITICAL_CLASS_PREFIXES, d.address))
         primary = functions[0]
-        port = devices.get(primary.upstream) if primary.upstream else None
+        port = devices.get(primary.parent) if primary.parent else None
         best = achievable_link(primary, port)
-        current = primary.current
+        current = current_link(primary)
         slow = bool(best.speed_gts and current.speed_gts and current.speed_gts + 1e-6 < best.speed_gts)
         narrow = bool(best.width and current.width and current.width < best.width)
         if not (slow or narrow):
             continue
-        critical = any(f.class_prefix in CRITICAL_CLASS_PREFIXES for f in functions)
-        gpu = any(f.class_prefix in GPU_CLASS_PREFIXES for f in functions)
+        critical = any(class_prefix(f) in CRITICAL_CLASS_PREFIXES for f in functions)
+        gpu = any(class_prefix(f) in GPU_CLASS_PREFIXES for f in functions)
         speed_only_gpu = gpu and slow and not narrow
         if speed_only_gpu:
             severity = gpu_speed_downgrade
         elif critical:
-            severity = Severity.FAIL
+            severity = degraded_critical
         else:
             severity = degraded_other
         slot = slot_of(primary, slots)
         evidence = {
             "address": primary.address,
-            "vendor_device": f"{primary.vendor_id}:{primary.device_id}",
-            "class": f"0x{primary.class_code:06x}",
-            "class_name": primary.describe_class(),
+            "vendor_device": vendor_device(primary),
+            "class": f"0x{class_code(primary):06x}",
+            "class_name": describe_class(primary),
             "slot": slot,
             "current_speed_gts": current.speed_gts,
             "current_width": current.width,
-            "device_max_speed_gts": primary.maximum.speed_gts,
-            "device_max_width": primary.maximum.width,
+            "device_max_speed_gts": primary.link_speed_max_gts,
+            "device_max_width": primary.link_width_max,
             "upstream_port": port.address if port else None,
-            "port_max_speed_gts": port.maximum.speed_gts if port else None,
-            "port_max_width": port.maximum.width if port else None,
+            "port_max_speed_gts": port.link_speed_max_gts if port else None,
+            "port_max_width": port.link_width_max if port else None,
             "achievable_speed_gts": best.speed_gts,
             "achievable_width": best.width,
             "functions": [f.address for f in functions],
@@ -332,11 +240,10 @@ def aer_growth(before: AerCounters, after: AerCounters) -> dict[str, dict[str, i
     grown: dict[str, dict[str, int]] = {}
     for kind in AER_KINDS:
         old, new = before.counts.get(kind, {}), after.counts.get(kind, {})
-        deltas = {name: new[name] - old.get(name, 0) for name in new
-                  if not name.startswith("TOTAL_") and new[name] > old.get(name, 0)}
-        total_delta = after.total(kind) - before.total(kind)
-        if total_delta > 0 and not deltas:
-            deltas = {f"TOTAL_{kind}": total_delta}
+        deltas = counter_growth(old, new, keys=[name for name in new if not name.startswith("TOTAL_")])
+        total = counter_growth({kind: before.total(kind)}, {kind: after.total(kind)})
+        if total and not deltas:
+            deltas = {f"TOTAL_{kind}": total[kind]}
         if deltas:
             grown[kind] = deltas
     return grown
@@ -349,27 +256,91 @@ def component(device: PcieDevice) -> str:
 def link_message(j: LinkJudgement) -> str:
     slot = j.evidence["slot"]
     where = f"in slot {slot}" if slot else "slot unknown"
-    what = f"{j.primary.address} ({j.primary.describe_class()} {j.evidence['vendor_device']}, {where})"
+    what = f"{j.primary.address} ({describe_class(j.primary)} {j.evidence['vendor_device']}, {where})"
     if j.speed_only_gpu:
-        return (f"PCIe link of {what} runs at {j.primary.current.describe()} although {j.achievable.describe()} "
-                f"is possible; GPUs slow their link when idle, so check it again under GPU load.")
-    return (f"PCIe link of {what} runs at {j.primary.current.describe()} although both the card and its slot "
+        return (f"PCIe link of {what} runs at {current_link(j.primary).describe()} although "
+                f"{j.achievable.describe()} is possible; GPUs slow their link when idle, so check it again under "
+                f"GPU load.")
+    return (f"PCIe link of {what} runs at {current_link(j.primary).describe()} although both the card and its slot "
             f"support {j.achievable.describe()}.")
 
 
+def judge_link(j: LinkJudgement, during_run: bool) -> Judgement:
+    message, evidence = link_message(j), dict(j.evidence)
+    if during_run:
+        message = f"During the run: {message}"
+        evidence["during_run"] = True
+    return Judgement(j.severity, component(j.primary), "pcie-link-degraded", message, evidence)
+
+
+def judge_aer_since_boot(device: PcieDevice, aer: AerCounters, severity: Severity) -> Judgement | None:
+    nonzero = aer.nonzero()
+    if not nonzero:
+        return None
+    totals = {kind: aer.total(kind) for kind in AER_KINDS if kind in aer.counts}
+    return Judgement(
+        severity, component(device), "pcie-aer-errors-since-boot",
+        f"{device.address} ({describe_class(device)}) has PCIe errors already counted since boot, before this run.",
+        {"address": device.address, "vendor_device": vendor_device(device), "totals": totals, "counters": nonzero})
+
+
+def judge_aer_growth(device: PcieDevice, before: AerCounters, after: AerCounters,
+                     correctable: Severity) -> Judgement | None:
+    grown = aer_growth(before, after)
+    if not grown:
+        return None
+    evidence = {
+        "address": device.address,
+        "vendor_device": vendor_device(device),
+        "class": f"0x{class_code(device):06x}",
+        "grown": grown,
+        "totals_before": {kind: before.total(kind) for kind in grown},
+        "totals_after": {kind: after.total(kind) for kind in grown},
+    }
+    uncorrectable = {k: v for k, v in grown.items() if k in ("nonfatal", "fatal")}
+    if uncorrectable:
+        return Judgement(Severity.FAIL, component(device), "pcie-aer-uncorrectable",
+                         f"{device.address} ({describe_class(device)}) reported uncorrectable PCIe errors during "
+                         f"the run ({_describe_growth(uncorrectable)}).", evidence)
+    return Judgement(correctable, component(device), "pcie-aer-correctable",
+                     f"{device.address} ({describe_class(device)}) reported corrected PCIe errors during the run "
+                     f"({_describe_growth(grown)}): a marginal link.", evidence)
+
+
+def judge_missing(device: PcieDevice) -> Judgement:
+    return Judgement(Severity.FAIL, component(device), "pcie-device-missing",
+                     f"{device.address} ({describe_class(device)}) present at preflight has disappeared from the bus.",
+                     {"address": device.address, "vendor_device": vendor_device(device),
+                      "class": f"0x{class_code(device):06x}"})
+
+
+def _describe_growth(grown: Mapping[str, Mapping[str, int]]) -> str:
+    return ", ".join(f"{name} +{delta}" for named in grown.values() for name, delta in named.items())
+
+
 # -- the module ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PcieSettings:
+    degraded_critical: str = setting("fail", "severity of a degraded link on a storage controller, NIC, GPU or "
+                                     "accelerator", choices=("warn", "fail"))
+    degraded_other: str = setting("warn", "severity of a degraded link on any other class of device",
+                                  choices=("info", "warn", "fail"))
+    gpu_speed_downgrade: str = setting("warn", "severity of a GPU or accelerator at full width but low speed "
+                                       "(GPUs slow their link when idle)", choices=("info", "warn", "fail"))
+    aer_since_boot: str = setting("info", "severity of AER error counts already non-zero at preflight",
+                                  choices=("info", "warn", "fail"))
+    aer_correctable: str = setting("warn", "severity of corrected AER errors counted during the run",
+                                   choices=("warn", "fail"))
+
+
 class PcieModule(Module):
     name = "pcie"
     summary = "PCIe link speed/width against what card and slot support; AER error counters during the run"
     needs = ("/sys/bus/pci with PCIe link attributes",)
     stress = False
-    settings = {
-        "degraded_other": "warn",  # severity of a degraded link on classes other than storage/NIC/GPU/accelerator
-        "gpu_speed_downgrade": "warn",  # severity of a GPU/accelerator at full width but low speed (idle power saving)
-        "aer_since_boot": "info",  # severity of AER counts already non-zero at preflight
-    }
+    Settings = PcieSettings
 
-    def __init__(self, host: Host, settings=None):
+    def __init__(self, host: Host, settings: Mapping[str, Any] | None = None):
         super().__init__(host, settings)
         self._devices: dict[str, PcieDevice] = {}
         self._aer: dict[str, AerCounters] = {}
@@ -378,7 +349,7 @@ class PcieModule(Module):
 
     def probe(self) -> Probe:
         try:
-            names = [n for n in self.host.listdir(PCI_DEVICES) if _PCI_ADDRESS.match(n)]
+            names = [n for n in self.host.listdir(PCI_DEVICES) if PCI_ADDRESS.match(n)]
             if not names:
                 return Probe.unavailable(f"no PCI devices under {PCI_DEVICES}")
             if not any(self.host.exists(f"{PCI_DEVICES}/{n}/current_link_speed") for n in names):
@@ -389,25 +360,19 @@ class PcieModule(Module):
         except Exception as exc:  # probe never raises
             return Probe.unavailable(f"cannot read {PCI_DEVICES}: {exc}")
 
-    def _severity(self, key: str) -> Severity:
-        return Severity(str(self.config[key]).lower())
-
     def _judge_links(self, ctx: ModuleContext, devices: Mapping[str, PcieDevice], during_run: bool) -> int:
+        settings = self.settings
         judgements, skipped, judged = judge_links(
-            devices, read_slots(self.host), self._severity("degraded_other"), self._severity("gpu_speed_downgrade"))
+            devices, read_sysfs_slots(self.host), Severity(settings.degraded_critical),
+            Severity(settings.degraded_other), Severity(settings.gpu_speed_downgrade))
         if not during_run and skipped:
             ctx.note("PCIe links not judged", skipped=skipped)
         for j in judgements:
-            key = j.primary.slot_key
+            key = slot_key(j.primary)
             if during_run and key in self._degraded:
                 continue  # already reported at preflight
             self._degraded.add(key)
-            message = link_message(j)
-            evidence = dict(j.evidence)
-            if during_run:
-                message = f"During the run: {message}"
-                evidence["during_run"] = True
-            ctx.finding(j.severity, component(j.primary), "pcie-link-degraded", message, evidence)
+            ctx.report(judge_link(j, during_run))
         return judged
 
     def check(self, ctx: ModuleContext) -> None:
@@ -421,19 +386,11 @@ class PcieModule(Module):
                        f"(legacy PCI, e.g. a virtual machine)")
         judged = self._judge_links(ctx, devices, during_run=False)
         ctx.note("PCIe preflight", devices=len(devices), links_judged=judged, aer_devices=len(self._aer))
-        since_boot = self._severity("aer_since_boot")
+        since_boot = Severity(self.settings.aer_since_boot)
         for address, aer in sorted(self._aer.items()):
-            nonzero = aer.nonzero()
-            if not nonzero:
-                continue
-            totals = {kind: aer.total(kind) for kind in AER_KINDS if kind in aer.counts}
-            device = devices[address]
-            ctx.finding(
-                since_boot, component(device), "pcie-aer-errors-since-boot",
-                f"{address} ({device.describe_class()}) has PCIe errors already counted since boot, before this run.",
-                {"address": address, "vendor_device": f"{device.vendor_id}:{device.device_id}",
-                 "totals": totals, "counters": nonzero},
-            )
+            judgement = judge_aer_since_boot(devices[address], aer, since_boot)
+            if judgement:
+                ctx.report(judgement)
         self._checked = True
 
     def finish(self, ctx: ModuleContext) -> None:
@@ -442,37 +399,12 @@ class PcieModule(Module):
         devices = read_devices(self.host)
         for address, device in sorted(self._devices.items()):
             if address not in devices and not device.virtual_function:
-                ctx.fail(component(device), "pcie-device-missing",
-                         f"{address} ({device.describe_class()}) present at preflight has disappeared from the bus.",
-                         {"address": address, "vendor_device": f"{device.vendor_id}:{device.device_id}",
-                          "class": f"0x{device.class_code:06x}"})
+                ctx.report(judge_missing(device))
         self._judge_links(ctx, devices, during_run=True)
         after = read_all_aer(self.host, devices)
+        correctable = Severity(self.settings.aer_correctable)
         for address, before in sorted(self._aer.items()):
-            if address not in after:
-                continue
-            grown = aer_growth(before, after[address])
-            if not grown:
-                continue
-            device = devices[address]
-            evidence = {
-                "address": address,
-                "vendor_device": f"{device.vendor_id}:{device.device_id}",
-                "class": f"0x{device.class_code:06x}",
-                "grown": grown,
-                "totals_before": {kind: before.total(kind) for kind in grown},
-                "totals_after": {kind: after[address].total(kind) for kind in grown},
-            }
-            uncorrectable = {k: v for k, v in grown.items() if k in ("nonfatal", "fatal")}
-            if uncorrectable:
-                ctx.fail(component(device), "pcie-aer-uncorrectable",
-                         f"{address} ({device.describe_class()}) reported uncorrectable PCIe errors during the run "
-                         f"({_describe_growth(uncorrectable)}).", evidence)
-            elif "correctable" in grown:
-                ctx.warn(component(device), "pcie-aer-correctable",
-                         f"{address} ({device.describe_class()}) reported corrected PCIe errors during the run "
-                         f"({_describe_growth(grown)}): a marginal link.", evidence)
-
-
-def _describe_growth(grown: Mapping[str, Mapping[str, int]]) -> str:
-    return ", ".join(f"{name} +{delta}" for named in grown.values() for name, delta in named.items())
+            if address in after:
+                judgement = judge_aer_growth(devices[address], before, after[address], correctable)
+                if judgement:
+                    ctx.report(judgement)

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from burnin.host import Host, format_cpulist
-from burnin.model import Probe, Severity
+from burnin.judge import Reported, counter_growth
+from burnin.model import Judgement, Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 from burnin.settings import setting
 
@@ -122,15 +123,6 @@ class Snapshot:
     fans: tuple[FanReading, ...]
     throttle: Mapping[int, Mapping[str, int]]  # cpu -> {"core_throttle_count": n, ...}
     freq_mhz: Mapping[int, float]
-
-
-@dataclass(frozen=True)
-class Judgement:
-    severity: Severity
-    component: str
-    code: str
-    message: str
-    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 # -- discovery -----------------------------------------------------------------------------------
@@ -355,13 +347,14 @@ def judge_fan(r: FanReading, spun_before: bool, tolerance_pct: float) -> list[Ju
 
 
 def throttle_increase(before: Mapping[int, Mapping[str, int]], after: Mapping[int, Mapping[str, int]]) -> dict:
-    """CPU -> {counter: increase} for the counters that rose (times in ms given alongside, when present)."""
+    """CPU -> {counter: increase} for the counters that rose (times in ms given alongside, when present); a counter
+    that went back (CPU offlined and onlined) counts from zero."""
     rises = {}
     for cpu, now in after.items():
         then = before.get(cpu, {})
-        rose = {n: now[n] - then[n] for n in THROTTLE_COUNTERS if n in now and n in then and now[n] > then[n]}
+        rose = counter_growth(then, now, keys=THROTTLE_COUNTERS)
         if rose:
-            rose.update({n: now[n] - then[n] for n in THROTTLE_TIMES if n in now and n in then and now[n] > then[n]})
+            rose.update(counter_growth(then, now, keys=THROTTLE_TIMES))
             rises[cpu] = rose
     return rises
 
@@ -400,7 +393,7 @@ class ThermalModule(Module):
         super().__init__(host, settings)
         self._inv: Inventory | None = None
         self._baseline: Mapping[int, Mapping[str, int]] | None = None
-        self._emitted: set[tuple[str, str]] = set()
+        self._reported = Reported()
         self._seen_ok: set[str] = set()  # sensors that gave a plausible reading at least once
         self._spun: set[str] = set()  # fans seen above 0 RPM
         self._noted_junk: set[str] = set()
@@ -511,12 +504,10 @@ class ThermalModule(Module):
                                       f"{key} stopped answering during the run (it read fine before).", {"path": path}))
 
     def _emit(self, ctx: ModuleContext, j: Judgement) -> None:
-        if (j.component, j.code) in self._emitted:
-            return
-        if j.code == "temp-above-max" and (j.component, "temp-critical") in self._emitted:
+        if j.code == "temp-above-max" and (j.component, "temp-critical") in self._reported:
             return  # already reported as critical: above-max says less
-        self._emitted.add((j.component, j.code))
-        ctx.finding(j.severity, j.component, j.code, j.message, j.evidence)
+        if self._reported.should_report(j):
+            ctx.report(j)
 
     def _summarise(self, ctx: ModuleContext) -> None:
         if not self._peaks and not self._fan_range:

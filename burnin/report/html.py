@@ -18,10 +18,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from burnin import __version__
 from burnin.journal import JournalContents
+from burnin.files import write_atomically
 from burnin.model import Finding, Severity, Verdict
+from burnin.modules.thermal import LIMIT_MAX_C  # what thermal takes for a real limit, not an unset register
 from burnin.report import charts
 from burnin.report.charts import Limit
-from burnin.report.junit import write_atomically
 from burnin.report.text import headline
 from burnin.verdict import RunSummary
 
@@ -281,7 +282,7 @@ def temperature_limits(findings: Iterable[Finding]) -> list[Limit]:
     found: dict[tuple[str, float], Limit] = {}
 
     def add(kind: str, value: Any) -> None:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 200:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= LIMIT_MAX_C:
             found.setdefault((kind, float(value)), Limit("temp_c", float(value), f"{kind} {value:g} °C", kind))
 
     for finding in findings:

@@ -12,11 +12,9 @@ its children.
 from __future__ import annotations
 
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from pathlib import Path
 
 from burnin.model import Finding, Severity, Verdict
 from burnin.verdict import RunSummary
@@ -99,10 +97,3 @@ def junit_xml(summary: RunSummary) -> str:
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
-
-def write_atomically(path: str | Path, text: str) -> None:
-    """Write a whole file or nothing: a reader (CI, a scraper) never sees half of it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

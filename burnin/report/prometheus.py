@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 from burnin import __version__
 from burnin.journal import JournalContents
 from burnin.model import Finding, Severity, Verdict
-from burnin.report.junit import write_atomically
+from burnin.files import write_atomically
 from burnin.verdict import RunSummary, fold_run
 
 RUNNING = "RUNNING"  # the run's or a module's state before its verdict exists

@@ -68,7 +68,7 @@ def note(ctx: RecordingContext, message: str) -> dict:
 def run_module(settings: dict, seconds: float) -> RecordingContext:
     host = Host("/")
     module = MemoryModule(host, {"bandwidth": False, "share_of_available": 0.9, **settings})
-    ctx = RecordingContext("memory", host, phase="run", seconds=seconds, settings=module.config)
+    ctx = RecordingContext("memory", host, phase="run", seconds=seconds)
     module.run(ctx)
     return ctx
 

@@ -17,7 +17,9 @@ was cut short), 130 interrupted (Ctrl-C or SIGTERM)."""
 
 
 def _fail_usage(message: str) -> None:
-    click.echo(f"burnin: error: {message}", err=True)
+    from burnin.report.terminal import field
+
+    click.echo(f"burnin: error: {field(message, 2000)}", err=True)
     sys.exit(2)
 
 
@@ -319,12 +321,14 @@ def modules(as_json: bool, sysroot: str | None) -> None:
     if as_json:
         click.echo(json.dumps({"modules": rows}, indent=2))
         return
+    from burnin.report.terminal import field
+
     for row in rows:
         state = "yes" if row["available"] else "no "
         kind = "stress " if row["stress"] else "monitor"
-        click.echo(f"{row['name']:<12} {kind} can run: {state} {row['summary']}")
+        click.echo(f"{field(row['name']):<12} {kind} can run: {state} {field(row['summary'])}")
         if row["reason"]:
-            click.echo(f"{'':<21}{'why: ' if not row['available'] else ''}{row['reason']}")
+            click.echo(f"{'':<21}{'why: ' if not row['available'] else ''}{field(row['reason'], 2000)}")
 
 
 @main.command()
@@ -447,11 +451,13 @@ def smart(reports: tuple[str, ...], as_json: bool, profile_name: str) -> None:
             {"path": r.path, "verdict": r.verdict.value, "reason": r.reason,
              "findings": [f.to_record() for f in r.findings]} for r in results]}, indent=2))
     else:
+        from burnin.report.terminal import field, message
+
         for r in results:
-            click.echo(f"{r.verdict.value:<5} {r.path}" + (f": {r.reason}" if r.reason else ""))
+            click.echo(f"{r.verdict.value:<5} {field(r.path)}" + (f": {message(r.reason)}" if r.reason else ""))
             for f in r.findings:
                 if f.severity.value != "info":
-                    click.echo(f"      {f.severity.value.upper()} {f.component}: {f.message}")
+                    click.echo(f"      {f.severity.value.upper()} {field(f.component)}: {message(f.message)}")
     sys.exit(exit_code_for(worst))
 
 

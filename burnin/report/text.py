@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from burnin.model import Severity, Verdict
+from burnin.report.terminal import field, message
 from burnin.verdict import RunSummary
 
 WIDTH = 80
@@ -19,6 +20,7 @@ _HEADLINE = {
 
 
 def _wrap(text: str, indent: int) -> list[str]:
+    text = message(text)
     return textwrap.wrap(text, WIDTH - 1, initial_indent=" " * indent, subsequent_indent=" " * indent) or [""]
 
 
@@ -35,13 +37,14 @@ def verdict_block(summary: RunSummary) -> str:
     host = start.get("host", {})
     machine = " ".join(str(host[k]) for k in ("system_vendor", "system_product") if host.get(k))
     serial = host.get("system_serial")
-    lines.append(f" Machine: {machine or host.get('hostname') or 'unknown'}" + (f"  S/N {serial}" if serial else ""))
-    lines.append(f" Profile: {profile.get('name', '?')} ({start.get('mode', 'run')}), "
-                 f"ran {summary.duration_s:.0f} s, burnin {start.get('burnin_version', '?')}")
+    lines.append(f" Machine: {field(machine or host.get('hostname') or 'unknown')}"
+                 + (f"  S/N {field(serial)}" if serial else ""))
+    lines.append(f" Profile: {field(profile.get('name', '?'))} ({field(start.get('mode', 'run'))}), "
+                 f"ran {summary.duration_s:.0f} s, burnin {field(start.get('burnin_version', '?'))}")
     lines.append(thin)
     for name, verdict in summary.modules.items():
-        reason = summary.module_reasons.get(name, "")
-        head = f" {name:<12} {verdict.value:<10} "
+        reason = message(summary.module_reasons.get(name, ""))
+        head = f" {field(name, 40):<12} {verdict.value:<10} "
         body = textwrap.wrap(reason, WIDTH - 1 - len(head)) or [""]
         lines.append(head + body[0])
         lines += [" " * len(head) + more for more in body[1:]]
@@ -61,4 +64,5 @@ def verdict_block(summary: RunSummary) -> str:
         lines += _wrap(f"Why: {summary.reason}", 1)
     lines += _wrap(f"Journal: {summary.journal}", 1)
     lines.append(thick)
-    return "\n".join(lines)
+    # Every line is one line: whatever escaped the fields above is still shown, not obeyed.
+    return "\n".join(field(line, 4000) for line in lines)

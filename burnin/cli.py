@@ -38,11 +38,60 @@ def friendly_errors(func):
     return wrapper
 
 
+def _internal_error(exc: BaseException) -> None:
+    """The last guard: an unexpected exception is one line and exit 3 (never 1, the FAIL code); the traceback
+    goes to a file to attach to a report, not to the screen."""
+    import os
+    import tempfile
+    import time
+    import traceback
+
+    from burnin.report.terminal import field
+
+    where = "(traceback not saved)"
+    try:
+        name = f"burnin-crash-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.txt"
+        path = os.path.join(tempfile.gettempdir(), name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", errors="replace") as out:
+            out.write(f"burnin {__version__}; argv: {sys.argv!r}\n")
+            out.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        where = path
+    except Exception:  # noqa: BLE001 - a full or read-only /tmp must not turn the guard into a traceback
+        pass
+    click.echo(f"burnin: internal error, please report: {where} ({type(exc).__name__}: {field(exc, 200)})",
+               err=True)
+    sys.exit(3)
+
+
+class _GuardedGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("burnin: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - see _internal_error
+            _internal_error(exc)
+
+
+def _say_problems(contents, shown: int = 10) -> None:
+    """The journal records left out for their shape, one line each on stderr (the first few)."""
+    from burnin.report.terminal import field
+
+    for problem in contents.problems[:shown]:
+        click.echo(f"burnin: {field(problem, 300)}", err=True)
+    if len(contents.problems) > shown:
+        click.echo(f"burnin: ... and {len(contents.problems) - shown} more records ignored", err=True)
+
+
 def _split(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_GuardedGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="burnin")
 def main() -> None:
     """burnin: burn-in and hardware diagnostics for servers you are about to buy, just bought, or run.
@@ -280,6 +329,7 @@ def report(journal: str, as_json: bool, junit_path: str | None, html_path: str |
     from burnin.verdict import summarize
 
     contents = journals.read(journal)
+    _say_problems(contents)
     summary = summarize(contents, journal=journal)
     _write_outputs(summary, contents, junit_path, html_path, prom_path)
     if as_json:
@@ -376,9 +426,13 @@ def compare(journal_a: str, journal_b: str, as_json: bool, temp_rise_c: float, t
     from burnin import journal as journals
     from burnin.report.compare import compare as compare_runs
 
-    result = compare_runs(journals.read(journal_a), journals.read(journal_b), temp_rise_c, throughput_drop_pct)
+    contents_a, contents_b = journals.read(journal_a), journals.read(journal_b)
+    _say_problems(contents_a)
+    _say_problems(contents_b)
+    result = compare_runs(contents_a, contents_b, temp_rise_c, throughput_drop_pct)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())
-    sys.exit(result.exit_code)
+    # Records left out may have held a difference: "no difference" would not be honest then.
+    sys.exit(3 if result.exit_code == 0 and (contents_a.problems or contents_b.problems) else result.exit_code)
 
 
 compare.help += "\n\n" + EXIT_CODES_HELP

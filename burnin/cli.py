@@ -273,6 +273,10 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
             profile = dataclasses.replace(profile, duration_s=parse_duration(duration))
         except ValueError as exc:
             raise UsageError(f"--duration: {exc}") from None
+    if mode == "run" and profile.duration_s <= 0:
+        # A stress phase of no time loads nothing, and its modules would PASS having tested nothing.
+        raise UsageError(f"{'--duration' if duration is not None else 'profile ' + profile.name}: "
+                         "the stress phase needs a duration above 0 s (use check for no stress phase)")
 
     selected = profile.selected(sorted(classes))
     for option, names in (("--only", _split(only)), ("--skip", _split(skip))):
@@ -451,7 +455,6 @@ compare.help += "\n\n" + EXIT_CODES_HELP
 def inventory(as_json: bool, sysroot: str | None, dmidecode_path: str | None, expect_path: str | None,
               expect_template: bool) -> None:
     """What is really in the box: system, CPUs, every DIMM slot, disks, NICs, PCIe devices."""
-    from pathlib import Path
 
     from burnin.errors import UsageError
     from burnin.host import Host
@@ -462,10 +465,9 @@ def inventory(as_json: bool, sysroot: str | None, dmidecode_path: str | None, ex
     claims = _load_claims(expect_path)
     text = None
     if dmidecode_path:
-        try:
-            text = Path(dmidecode_path).read_text(errors="replace")
-        except OSError as exc:
-            raise UsageError(f"cannot read: {exc.strerror or exc}", file=dmidecode_path) from None
+        from burnin.inputs import TOOL_OUTPUT_MAX_BYTES, read_input_text
+
+        text = read_input_text(dmidecode_path, "dmidecode dump", TOOL_OUTPUT_MAX_BYTES, errors="replace")
     try:
         found = collect(Host(sysroot or "/"), dmidecode_text=text)
     except SmbiosError as exc:

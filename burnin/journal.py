@@ -14,6 +14,7 @@ import collections
 import gc
 import itertools
 import json
+import math
 import operator
 import os
 import socket
@@ -560,7 +561,7 @@ class _Table:
 
     def table(self, lines: list[bytes]) -> SampleTable | None:
         """The rows as columns. A block with a value that is not JSON (`1.2.3`, `+1`) or a time that is not
-        a number is taken again line by line, and the lines at fault are left out (`rejected`)."""
+        a finite number is taken again line by line, and the lines at fault are left out (`rejected`)."""
         rows: list[int] = []
         columns: list[list[Any]] = [[] for _ in self.positions]
         blocks = collections.deque(self.blocks)
@@ -571,7 +572,7 @@ class _Table:
             except ValueError:
                 block = []
             if len(block) != len(columns) or any(len(values) != len(indexes) for values in block) \
-                    or not set(map(type, block[0])) <= {int, float}:
+                    or not set(map(type, block[0])) <= {int, float} or not all(map(math.isfinite, block[0])):
                 if len(indexes) == 1:
                     self.rejected.extend(indexes)
                 else:

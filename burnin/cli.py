@@ -17,7 +17,9 @@ was cut short), 130 interrupted (Ctrl-C or SIGTERM)."""
 
 
 def _fail_usage(message: str) -> None:
-    click.echo(f"burnin: error: {message}", err=True)
+    from burnin.report.terminal import field
+
+    click.echo(f"burnin: error: {field(message, 2000)}", err=True)
     sys.exit(2)
 
 
@@ -36,11 +38,60 @@ def friendly_errors(func):
     return wrapper
 
 
+def _internal_error(exc: BaseException) -> None:
+    """The last guard: an unexpected exception is one line and exit 3 (never 1, the FAIL code); the traceback
+    goes to a file to attach to a report, not to the screen."""
+    import os
+    import tempfile
+    import time
+    import traceback
+
+    from burnin.report.terminal import field
+
+    where = "(traceback not saved)"
+    try:
+        name = f"burnin-crash-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.txt"
+        path = os.path.join(tempfile.gettempdir(), name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", errors="replace") as out:
+            out.write(f"burnin {__version__}; argv: {sys.argv!r}\n")
+            out.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        where = path
+    except Exception:  # noqa: BLE001 - a full or read-only /tmp must not turn the guard into a traceback
+        pass
+    click.echo(f"burnin: internal error, please report: {where} ({type(exc).__name__}: {field(exc, 200)})",
+               err=True)
+    sys.exit(3)
+
+
+class _GuardedGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("burnin: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - see _internal_error
+            _internal_error(exc)
+
+
+def _say_problems(contents, shown: int = 10) -> None:
+    """The journal records left out for their shape, one line each on stderr (the first few)."""
+    from burnin.report.terminal import field
+
+    for problem in contents.problems[:shown]:
+        click.echo(f"burnin: {field(problem, 300)}", err=True)
+    if len(contents.problems) > shown:
+        click.echo(f"burnin: ... and {len(contents.problems) - shown} more records ignored", err=True)
+
+
 def _split(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_GuardedGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="burnin")
 def main() -> None:
     """burnin: burn-in and hardware diagnostics for servers you are about to buy, just bought, or run.
@@ -226,6 +277,10 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
             profile = dataclasses.replace(profile, duration_s=parse_duration(duration))
         except ValueError as exc:
             raise UsageError(f"--duration: {exc}") from None
+    if mode == "run" and profile.duration_s <= 0:
+        # A stress phase of no time loads nothing, and its modules would PASS having tested nothing.
+        raise UsageError(f"{'--duration' if duration is not None else 'profile ' + profile.name}: "
+                         "the stress phase needs a duration above 0 s (use check for no stress phase)")
 
     selected = profile.selected(sorted(classes))
     for option, names in (("--only", _split(only)), ("--skip", _split(skip))):
@@ -277,6 +332,7 @@ def report(journal: str, as_json: bool, **output_paths) -> None:
     from burnin.verdict import summarize
 
     contents = journals.read(journal)
+    _say_problems(contents)
     summary = summarize(contents, journal=journal)
     outputs.write_all(outputs.requested(output_paths), summary, contents)
     if as_json:
@@ -327,12 +383,14 @@ def modules(as_json: bool, sysroot: str | None, settings_table: bool) -> None:
     if as_json:
         click.echo(json.dumps({"modules": rows}, indent=2))
         return
+    from burnin.report.terminal import field
+
     for row in rows:
         state = "yes" if row["available"] else "no "
         kind = "stress " if row["stress"] else "monitor"
-        click.echo(f"{row['name']:<12} {kind} can run: {state} {row['summary']}")
+        click.echo(f"{field(row['name']):<12} {kind} can run: {state} {field(row['summary'])}")
         if row["reason"]:
-            click.echo(f"{'':<21}{'why: ' if not row['available'] else ''}{row['reason']}")
+            click.echo(f"{'':<21}{'why: ' if not row['available'] else ''}{field(row['reason'], 2000)}")
 
 
 @main.command()
@@ -380,9 +438,13 @@ def compare(journal_a: str, journal_b: str, as_json: bool, temp_rise_c: float, t
     from burnin import journal as journals
     from burnin.report.compare import compare as compare_runs
 
-    result = compare_runs(journals.read(journal_a), journals.read(journal_b), temp_rise_c, throughput_drop_pct)
+    contents_a, contents_b = journals.read(journal_a), journals.read(journal_b)
+    _say_problems(contents_a)
+    _say_problems(contents_b)
+    result = compare_runs(contents_a, contents_b, temp_rise_c, throughput_drop_pct)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.text())
-    sys.exit(result.exit_code)
+    # Records left out may have held a difference: "no difference" would not be honest then.
+    sys.exit(3 if result.exit_code == 0 and (contents_a.problems or contents_b.problems) else result.exit_code)
 
 
 compare.help += "\n\n" + EXIT_CODES_HELP
@@ -401,7 +463,6 @@ compare.help += "\n\n" + EXIT_CODES_HELP
 def inventory(as_json: bool, sysroot: str | None, dmidecode_path: str | None, expect_path: str | None,
               expect_template: bool) -> None:
     """What is really in the box: system, CPUs, every DIMM slot, disks, NICs, PCIe devices."""
-    from pathlib import Path
 
     from burnin.errors import UsageError
     from burnin.host import Host
@@ -412,10 +473,9 @@ def inventory(as_json: bool, sysroot: str | None, dmidecode_path: str | None, ex
     claims = _load_claims(expect_path)
     text = None
     if dmidecode_path:
-        try:
-            text = Path(dmidecode_path).read_text(errors="replace")
-        except OSError as exc:
-            raise UsageError(f"cannot read: {exc.strerror or exc}", file=dmidecode_path) from None
+        from burnin.inputs import TOOL_OUTPUT_MAX_BYTES, read_input_text
+
+        text = read_input_text(dmidecode_path, "dmidecode dump", TOOL_OUTPUT_MAX_BYTES, errors="replace")
     try:
         found = collect(Host(sysroot or "/"), dmidecode_text=text)
     except SmbiosError as exc:
@@ -455,11 +515,13 @@ def smart(reports: tuple[str, ...], as_json: bool, profile_name: str) -> None:
             {"path": r.path, "verdict": r.verdict.value, "reason": r.reason,
              "findings": [f.to_record() for f in r.findings]} for r in results]}, indent=2))
     else:
+        from burnin.report.terminal import field, message
+
         for r in results:
-            click.echo(f"{r.verdict.value:<5} {r.path}" + (f": {r.reason}" if r.reason else ""))
+            click.echo(f"{r.verdict.value:<5} {field(r.path)}" + (f": {message(r.reason)}" if r.reason else ""))
             for f in r.findings:
                 if f.severity.value != "info":
-                    click.echo(f"      {f.severity.value.upper()} {f.component}: {f.message}")
+                    click.echo(f"      {f.severity.value.upper()} {field(f.component)}: {message(f.message)}")
     sys.exit(exit_code_for(worst))
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class CommandResult:
 
 
 CAPTURE_DIR = ".burnin-capture"  # inside a captured tree: the manifest and the recorded command outputs
+OUTSIDE_THE_TREE = "outside-the-tree"  # what Host.path gives for a path whose links leave a captured tree
+READ_MAX_BYTES = 64 << 20  # one file of /sys or /proc: pages; /proc/cpuinfo of a big server: a megabyte
 
 
 class Host:
@@ -71,10 +74,13 @@ class Host:
     def __init__(self, root: str | os.PathLike = "/"):
         self.root = Path(root).resolve()
         self.live = self.root == Path("/")
+        self._root_text = str(self.root)
+        self._root_prefix = self._root_text.rstrip("/") + "/"
+        self.outside: set[str] = set()  # host paths of a captured tree whose links lead out of it (not read)
         # While `burnin capture` records: every host path touched and every command run.
         self.touched: set[str] | None = None
         self.commands_run: list[CommandResult] | None = None
-        self._replay = {} if self.live else _load_replay(self.root / CAPTURE_DIR / "commands.json")
+        self._replay = {} if self.live else _load_replay(self.read_bytes(f"/{CAPTURE_DIR}/commands.json"))
 
     @property
     def can_run(self) -> bool:
@@ -91,12 +97,31 @@ class Host:
 
     # -- files ---------------------------------------------------------------------------------
     def path(self, host_path: str) -> Path:
-        """The real path of `host_path` (an absolute path on the machine under test)."""
+        """The real path of `host_path` (an absolute path on the machine under test).
+
+        In a captured tree, a path whose links lead out of the tree (to /dev/zero, or any file of the judging
+        machine) is not followed: the path given back names nothing, so every read of it finds nothing.
+        """
         if not host_path.startswith("/"):
             raise ValueError(f"host paths are absolute, got {host_path!r}")
         if self.touched is not None:
             self.touched.add(host_path)
-        return self.root / host_path.lstrip("/")
+        local = self.root / host_path.lstrip("/")
+        if self.live:
+            return local
+        real = os.path.realpath(local)
+        if real == self._root_text or real.startswith(self._root_prefix):
+            return local
+        self.outside.add(host_path)
+        return self.root / CAPTURE_DIR / OUTSIDE_THE_TREE
+
+    def link_target(self, host_path: str) -> str | None:
+        """The text of a symlink (not followed, so it may point anywhere); None when it is not a symlink."""
+        parent, _, name = host_path.rstrip("/").rpartition("/")
+        try:
+            return os.readlink(self.path(parent or "/") / name)
+        except (OSError, ValueError):
+            return None
 
     def exists(self, host_path: str) -> bool:
         return self.path(host_path).exists()
@@ -105,17 +130,35 @@ class Host:
         return self.path(host_path).is_dir()
 
     def read_text(self, host_path: str) -> str | None:
-        """The file's text without trailing whitespace; None when absent or unreadable (sysfs EIO, EACCES…)."""
-        try:
-            return self.path(host_path).read_text(errors="replace").rstrip()
-        except (OSError, ValueError):
-            return None
+        """The file's text without trailing whitespace; None when absent or unreadable (sysfs EIO, EACCES…),
+        not a regular file, or larger than READ_MAX_BYTES."""
+        data = self.read_bytes(host_path)
+        return None if data is None else data.decode("utf-8", errors="replace").rstrip()
 
     def read_bytes(self, host_path: str) -> bytes | None:
+        """The file's bytes; None when absent, unreadable, not a regular file (a FIFO would hang, a device read
+        forever) or larger than READ_MAX_BYTES."""
         try:
-            return self.path(host_path).read_bytes()
+            fd = os.open(self.path(host_path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, ValueError):
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            chunks, total = [], 0
+            while True:
+                # sysfs attributes must be read from their start in one read; a page is the most they hold.
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > READ_MAX_BYTES:
+                    return None
         except OSError:
             return None
+        finally:
+            os.close(fd)
 
     def read_int(self, host_path: str) -> int | None:
         text = self.read_text(host_path)
@@ -208,20 +251,24 @@ class Host:
         )
 
 
-def _load_replay(path: Path) -> dict[tuple[str, ...], CommandResult]:
+def _load_replay(data: bytes | None) -> dict[tuple[str, ...], CommandResult]:
     try:
-        entries = json.loads(path.read_text())
-    except (OSError, ValueError):
+        entries = json.loads(data) if data is not None else []
+    except (ValueError, RecursionError):
         return {}
     replay = {}
     for entry in entries if isinstance(entries, list) else []:
-        try:
-            argv = tuple(entry["argv"])
-            replay[argv] = CommandResult(argv, entry["returncode"], entry["stdout"], entry["stderr"],
-                                         float(entry.get("duration_s", 0.0)), bool(entry.get("timed_out")),
-                                         str(entry.get("error", "")))
-        except (KeyError, TypeError, ValueError):
+        # A recorded output of the wrong shape is not replayed: the command then reads as not recorded.
+        if not isinstance(entry, dict) or not isinstance(entry.get("argv"), list) \
+                or not all(isinstance(a, str) for a in entry["argv"]) or not entry["argv"]:
             continue
+        returncode, duration = entry.get("returncode"), entry.get("duration_s", 0.0)
+        if not (returncode is None or type(returncode) is int) or not isinstance(entry.get("stdout"), str) \
+                or not isinstance(entry.get("stderr"), str) or type(duration) not in (int, float):
+            continue
+        argv = tuple(entry["argv"])
+        replay[argv] = CommandResult(argv, returncode, entry["stdout"], entry["stderr"], float(duration),
+                                     bool(entry.get("timed_out")), str(entry.get("error", "")))
     return replay
 
 

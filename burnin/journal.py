@@ -14,6 +14,7 @@ import collections
 import gc
 import itertools
 import json
+import math
 import operator
 import os
 import socket
@@ -138,6 +139,7 @@ class JournalContents:
     records: Sequence[dict[str, Any]] = field(default_factory=list)
     torn_tail: bool = False  # the last line was cut short (the writer died mid-line)
     bad_lines: list[int] = field(default_factory=list)  # unreadable lines elsewhere (should never happen)
+    problems: list[str] = field(default_factory=list)  # records of the wrong shape left out, one line each
     # Set by parse_bytes: every record that is not a row of a sample table, with its line index, and the
     # tables; `records` is then a view over both that makes a dict of each sample only when asked to.
     _others: list[tuple[int, dict[str, Any]]] | None = field(default=None, repr=False, compare=False)
@@ -327,12 +329,10 @@ class _Records(Sequence):
 
 
 def read(path: str | Path) -> JournalContents:
-    """Read any journal, including one cut short. Raises UsageError if it is not a journal at all."""
+    """Read any journal, including one cut short. Raises UsageError if it is not a journal at all; records of
+    the wrong shape are left out and said in `problems` (see record_problem)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read journal: {exc.strerror or exc}", file=str(path)) from None
+    raw = _read_journal_file(path)
     contents = parse_bytes(raw)
     if not contents.records:
         raise UsageError("not a burnin journal (no readable records)", file=str(path))
@@ -342,7 +342,128 @@ def read(path: str | Path) -> JournalContents:
     if schema != SCHEMA_VERSION:
         raise UsageError(f"journal schema {schema!r} is not supported (this burnin reads {SCHEMA_VERSION})",
                          file=str(path), line=1)
-    return contents
+    problem = _run_start_problem(contents.records[0])
+    if problem:
+        raise UsageError(f"not a burnin journal (run_start: {problem})", file=str(path), line=1)
+    return checked(contents)
+
+
+def _read_journal_file(path: Path) -> bytes:
+    from burnin.inputs import read_input
+
+    return read_input(path, what="journal", limit=JOURNAL_MAX_BYTES)
+
+
+# -- records of the wrong shape ----------------------------------------------------------------------
+# The reader takes any JSON; what the reports use must have the writer's types. A record that does not is
+# left out and said in one line (the rest of the journal is still read), never a traceback further on.
+JOURNAL_MAX_BYTES = 4 << 30  # far above any planned journal (50 MB for a 24 h soak of a big server)
+_SEVERITIES = ("fail", "warn", "info")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and value not in (float("inf"), float("-inf"))
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def _want(record: dict[str, Any], key: str, types: tuple[type, ...], optional: bool = True) -> str | None:
+    """Why record[key] is not of `types` (absent is fine when optional), or None."""
+    if key not in record:
+        return None if optional else f"no {key}"
+    value = record[key]
+    if value is None and optional:
+        return None
+    if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
+        return None
+    return f"{key} is {_kind(value)} ({_short(value)})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def record_problem(record: dict[str, Any]) -> str | None:
+    """What is wrong with a journal record for the reports (one phrase), or None when it has the writer's shape."""
+    kind = record.get("type")
+    if not isinstance(kind, str):
+        return f"record whose type is {_kind(kind)}"
+    if not _number(record.get("t")):
+        return f"{kind[:40]} whose time t is not a number ({_short(record.get('t'))})"
+    if kind not in RECORD_TYPES:
+        return None  # a newer writer's record: the reports do not read it
+    checks: list[str | None] = []
+    if kind in ("module_start", "module_end", "sample"):
+        checks.append(_want(record, "module", (str,), optional=False))
+    if kind == "finding":
+        severity = record.get("severity")
+        if severity not in _SEVERITIES:
+            return f"finding with unknown severity {_short(severity)}"
+        checks += [_want(record, key, (str,)) for key in ("module", "component", "code", "message")]
+        checks.append(_want(record, "evidence", (dict,)))
+    elif kind == "module_end":
+        checks += [_want(record, "verdict", (str,)), _want(record, "reason", (str,))]
+    elif kind == "run_end":
+        checks += [_want(record, "interrupted", (str,)), _want(record, "verdict", (str,)),
+                   _want(record, "reason", (str,))]
+        duration = record.get("duration_s")
+        if duration is not None and not (_number(duration) and duration >= 0):
+            checks.append(f"duration_s is not a number of seconds ({_short(duration)})")
+    elif kind == "sample":
+        checks.append(_want(record, "metrics", (dict,), optional=False))
+    elif kind == "note":
+        checks += [_want(record, "module", (str,)), _want(record, "message", (str,))]
+    elif kind == "inventory":
+        checks += [_want(record, "inventory", (dict,)), _want(record, "when", (str,)),
+                   _want(record, "claims", (list,))]
+        if isinstance(record.get("claims"), list) and not all(isinstance(c, dict) for c in record["claims"]):
+            checks.append("a claim is not an object")
+    problem = next((c for c in checks if c), None)
+    return f"{kind} whose {problem}" if problem else None
+
+
+def _run_start_problem(record: dict[str, Any]) -> str | None:
+    checks = [record_problem(record), _want(record, "host", (dict,)), _want(record, "profile", (dict,)),
+              _want(record, "mode", (str,)), _want(record, "run_id", (str,)), _want(record, "burnin_version", (str,)),
+              _want(record, "modules", (list,))]
+    profile = record.get("profile") or {}
+    if isinstance(profile, dict):
+        checks += [_want(profile, "name", (str,)), _want(profile, "settings", (dict,))]
+        settings = profile.get("settings") or {}
+        if isinstance(settings, dict):
+            required = settings.get("required")
+            if required is not None and not (isinstance(required, list) and all(isinstance(r, str) for r in required)):
+                checks.append("profile.settings.required is not a list of module names")
+    return next((c for c in checks if c), None)
+
+
+def checked(contents: JournalContents) -> JournalContents:
+    """The contents without the records the reports cannot use, each said in `problems` ("journal line 812:
+    finding with unknown severity 'catastrophic' ignored"). Sample tables are the writer's by construction."""
+    if contents._others is not None:
+        numbered = contents._others
+    else:
+        numbered = list(enumerate(contents.records))  # parse_lines: no line numbers kept; count records
+    kept: list[tuple[int, dict[str, Any]]] = []
+    problems: list[str] = []
+    for index, record in numbered:
+        problem = record_problem(record) if index or record.get("type") != "run_start" else None
+        if problem:
+            problems.append(f"journal line {index + 1}: {problem} ignored")
+        else:
+            kept.append((index, record))
+    if not problems:
+        return contents
+    if contents._others is None:
+        return JournalContents(records=[r for _, r in kept], torn_tail=contents.torn_tail,
+                               bad_lines=contents.bad_lines, problems=problems)
+    return JournalContents(records=_Records(kept, contents._tables), torn_tail=contents.torn_tail,
+                           bad_lines=contents.bad_lines, problems=problems, _others=kept, _tables=contents._tables)
 
 
 # -- the fast reader ---------------------------------------------------------------------------------
@@ -440,7 +561,7 @@ class _Table:
 
     def table(self, lines: list[bytes]) -> SampleTable | None:
         """The rows as columns. A block with a value that is not JSON (`1.2.3`, `+1`) or a time that is not
-        a number is taken again line by line, and the lines at fault are left out (`rejected`)."""
+        a finite number is taken again line by line, and the lines at fault are left out (`rejected`)."""
         rows: list[int] = []
         columns: list[list[Any]] = [[] for _ in self.positions]
         blocks = collections.deque(self.blocks)
@@ -451,7 +572,7 @@ class _Table:
             except ValueError:
                 block = []
             if len(block) != len(columns) or any(len(values) != len(indexes) for values in block) \
-                    or not set(map(type, block[0])) <= {int, float}:
+                    or not set(map(type, block[0])) <= {int, float} or not all(map(math.isfinite, block[0])):
                 if len(indexes) == 1:
                     self.rejected.extend(indexes)
                 else:

@@ -8,6 +8,7 @@ duration or a wrong type is a UsageError naming the file, the line and the key.
 from __future__ import annotations
 
 import importlib.resources
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,15 +41,33 @@ TOP_LEVEL_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
 }
 
 
+MAX_DURATION_S = 366 * 86400  # a year: no burn-in runs longer, and a longer one is a typo or an attack
+
+
 def parse_duration(value: Any) -> float:
-    """Seconds from "90s", "30m", "1h30m", "1.5h", "2d", "500ms" or a plain number of seconds."""
+    """Seconds from "90s", "30m", "1h30m", "1.5h", "2d", "500ms" or a plain number of seconds: finite, not
+    negative, at most a year (NaN would disable every deadline and infinity crash the run)."""
+    seconds = _parse_duration(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"bad duration {str(value)[:40]!r}: not a finite number")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"bad duration {str(value)[:40]!r}: longer than a year")
+    return seconds
+
+
+def _parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"bad duration {value!r}")
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f"bad duration {value!r}: negative")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            return math.inf
     text = str(value).strip().lower().replace(" ", "")
+    if len(text) > 64:
+        raise ValueError(f"bad duration {text[:40]!r}...: too long (use e.g. 90s, 30m, 1h30m, 24h)")
     if not text:
         raise ValueError("bad duration '': empty")
     pos = 0
@@ -165,11 +184,16 @@ def load(name_or_path: str, module_specs: Mapping[str, Sequence[SettingSpec]]) -
     return _build(merged, sources, module_specs, display=str(path))
 
 
+MAX_EXTENDS = 8  # profiles in one `extends` chain, the last one included
+
+
 def _load_chain(path: Path, seen: tuple[Path, ...]) -> tuple[dict[str, Any], list[tuple[str, str, dict]]]:
     """Merged data, and for each file (base first): (file name, text, its own data) for error lines."""
     real = path.resolve()
     if real in seen:
         raise UsageError("profile extends itself in a loop", file=str(path))
+    if len(seen) >= MAX_EXTENDS:
+        raise UsageError(f"extends chain longer than {MAX_EXTENDS} profiles", file=str(path))
     data, text = tomlfile.load(path)
     parent_name = data.get("extends")
     if parent_name is None:

@@ -121,11 +121,12 @@ def _convert(value: Any, annotation: Any) -> Any:
     if isinstance(value, bool):  # bool is an int in Python; `retest_count = true` must not pass as 1
         return _BAD
     if annotation is float:
-        if isinstance(value, (int, float)) and math.isfinite(value):
+        # NaN and infinity pass every comparison the wrong way (a NaN interval or limit disables its check).
+        if isinstance(value, (int, float)) and math.isfinite(value) and abs(value) <= 1e15:
             return float(value)
         return _BAD
     if annotation is int:
-        return value if isinstance(value, int) else _BAD
+        return value if isinstance(value, int) and abs(value) <= 2 ** 63 else _BAD
     if annotation is str:
         return value if isinstance(value, str) else _BAD
     if origin is list:  # older plugins' list settings stay lists

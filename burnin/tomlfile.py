@@ -19,18 +19,36 @@ _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
 
 
+MAX_DEPTH = 16  # tables and arrays inside each other: a profile needs 3, a claims file 4
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep tables and arrays nest in `value`, counted up to `limit + 1` (no recursion)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return depth
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
 def load(path: str | Path, text: str | None = None) -> tuple[dict[str, Any], str]:
-    """Parse a TOML file into (data, text); syntax errors become a one-line UsageError with the line."""
+    """Parse a TOML file into (data, text); syntax errors become a one-line UsageError with the line. Only a
+    regular file of at most 1 MiB is read; tables nested deeper than MAX_DEPTH are refused."""
+    from burnin.inputs import TOML_MAX_BYTES, read_input_text
+
     path = Path(path)
     if text is None:
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
-        except UnicodeDecodeError:
-            raise UsageError("not a text file", file=str(path)) from None
+        text = read_input_text(path, "TOML file", TOML_MAX_BYTES)
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise UsageError(f"not valid TOML: nested deeper than {MAX_DEPTH} levels", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _AT_LINE.search(message)
@@ -39,6 +57,8 @@ def load(path: str | Path, text: str | None = None) -> tuple[dict[str, Any], str
             line = max(1, len(text.splitlines()))
         detail = _AT_LINE.sub("", message).replace("(at end of document)", "at the end").strip()
         raise UsageError(f"not valid TOML: {detail}", file=str(path), line=line) from None
+    if _depth(data, MAX_DEPTH) > MAX_DEPTH:
+        raise UsageError(f"tables or arrays nested deeper than {MAX_DEPTH} levels", file=str(path))
     return data, text
 
 

@@ -140,9 +140,14 @@ def summarize(contents: JournalContents, journal: str = "") -> RunSummary:
     verdict, reason = fold_run(
         modules, run_start.get("profile", {}).get("settings", {}).get("required", []), complete, not_applicable
     )
+    if contents.problems and verdict in (Verdict.PASS, Verdict.WARN):
+        # A record left out may have been a failure: what is left cannot be called a pass.
+        verdict = Verdict.ERROR
+        reason = (f"{len(contents.problems)} journal record(s) of the wrong shape ignored "
+                  f"({contents.problems[0]})" + (f"; {reason}" if reason else ""))
     last_t = records[-1].get("t") if records else None
     if run_end is not None:
-        duration = float(run_end.get("duration_s", 0.0))
+        duration = float(run_end.get("duration_s") or 0.0)
     else:
         duration = float((last_t or run_start["t"]) - run_start["t"])
         reason = "the run ended unexpectedly (no run_end: killed, crashed, hung or lost power)" + (

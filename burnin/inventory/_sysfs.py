@@ -11,9 +11,8 @@ PCI_ADDRESS = re.compile(r"^[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 
 def link_name(host: Host, host_path: str) -> str | None:
     """The last component of a symlink's target (a driver's name), even when the target is not in the tree."""
-    if not host.path(host_path).is_symlink():
-        return None
-    return host.realpath(host_path).rsplit("/", 1)[-1] or None
+    target = host.link_target(host_path)
+    return target.rstrip("/").rsplit("/", 1)[-1] or None if target else None
 
 
 def last_pci_address(sysfs_path: str | None) -> str | None:

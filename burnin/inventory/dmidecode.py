@@ -102,13 +102,16 @@ def _number(value: str | None) -> int | None:
     match = _NUMBER_WITH_UNIT.match(value)
     if match:
         return int(match.group(1)) or None
-    return int(value) if value.isdigit() and int(value) else None
+    return int(value) if value.isdecimal() and int(value) else None
 
 
 def _handle(value: str | None) -> int | None:
     if value is None or not value.startswith("0x"):
         return None
-    return int(value, 16)
+    try:
+        return int(value, 16)
+    except ValueError:  # "0x" alone, "0xZZ": not a handle
+        return None
 
 
 def _bios(s: TextStructure) -> BiosRecord:

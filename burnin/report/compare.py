@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 from burnin.journal import JournalContents
 from burnin.model import ExitCode, Finding, Severity, Verdict, exit_code_for
+from burnin.report import terminal
 from burnin.report.charts import journal_series, unit_of
 
 MODULE = "compare"
@@ -393,6 +394,7 @@ def compare(a: JournalContents, b: JournalContents, temp_rise_c: float = TEMP_RI
 
 # -- text ------------------------------------------------------------------------------------------
 def _wrap(text: str, indent: int) -> list[str]:
+    text = terminal.message(text)
     return textwrap.wrap(text, WIDTH - 1, initial_indent=" " * indent, subsequent_indent=" " * (indent + 2)) or [""]
 
 
@@ -438,4 +440,5 @@ def render_text(result: CompareResult) -> str:
                 label = label[:44] + "~"
             lines.append(f" {label:<46}{m.a:>9.4g}{m.b:>9.4g}{change:>11}" + ("  <" if m.flagged else ""))
     lines.append(thick)
-    return "\n".join(lines)
+    # Every line is one line: a journal's strings are shown, not obeyed.
+    return "\n".join(terminal.field(line, 4000) for line in lines)

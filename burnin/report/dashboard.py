@@ -13,6 +13,7 @@ from typing import Sequence
 
 from burnin.model import Finding, Severity, Verdict
 from burnin.profile import format_duration
+from burnin.report.terminal import field
 
 _MAX_FINDINGS_SHOWN = 8
 _STATE_STYLE = {
@@ -121,7 +122,7 @@ class DashboardReporter:
         from rich.text import Text
 
         elapsed = time.monotonic() - self._started
-        head = Text(self._title[:78], style="bold")
+        head = Text(field(self._title, 78), style="bold")
         progress = Text(f"{self._phase}  elapsed {format_duration(elapsed)}")
         if self._phase_end is not None:
             left = max(0.0, self._phase_end - time.monotonic())
@@ -134,15 +135,16 @@ class DashboardReporter:
         table.add_column("state", no_wrap=True, min_width=10)
         table.add_column("now", overflow="ellipsis", no_wrap=True)
         for module, state in self._states.items():
-            table.add_row(module, Text(state, style=_STATE_STYLE.get(state, "")), self._figures.get(module, ""))
+            table.add_row(Text(field(module, 40)), Text(field(state, 20), style=_STATE_STYLE.get(state, "")),
+                          Text(field(self._figures.get(module, ""))))
         counts = Text(f"findings: {self._counts[Severity.FAIL]} FAIL, {self._counts[Severity.WARN]} WARN",
                       style="bold red" if self._counts[Severity.FAIL] else "")
         lines = []
         for finding in self._findings[-_MAX_FINDINGS_SHOWN:]:
             style = "bold red" if finding.severity is Severity.FAIL else "yellow"
             label = "FAIL" if finding.severity is Severity.FAIL else "WARN"
-            lines.append(Text(f"{label} {finding.component}: {finding.message}"[:78], style=style))
+            lines.append(Text(field(f"{label} {finding.component}: {finding.message}", 78), style=style))
         parts = [head, progress, table, counts, *lines]
         if self._stopping:
-            parts.append(Text(self._stopping, style="bold"))
+            parts.append(Text(field(self._stopping), style="bold"))
         return Group(*parts)

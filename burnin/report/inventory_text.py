@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from burnin.model import Finding, Severity
+from burnin.report.terminal import field
 
 
 def _gib(size: int | None) -> str:
@@ -65,4 +66,5 @@ def inventory_text(inv, checks: Sequence[Any] = (), findings: Sequence[Finding] 
         lines.append("Memory population")
         for finding in judged:
             lines.append(f"  {finding.severity.value.upper()} {finding.component}: {finding.message}")
-    return "\n".join(lines)
+    # Each entry is one line: a hardware string's controls and newlines are shown, not obeyed; bounded.
+    return "\n".join(field(line, 400) for line in lines)

@@ -9,6 +9,7 @@ from typing import Sequence, TextIO
 
 from burnin.model import Finding, Severity, Verdict
 from burnin.profile import format_duration
+from burnin.report.terminal import field
 
 _PROGRESS_EVERY_S = 10.0
 
@@ -29,7 +30,8 @@ class PlainReporter:
             return
         elapsed = time.monotonic() - self.started
         stamp = time.strftime("%H:%M:%S")
-        print(f"{stamp} +{format_duration(elapsed):>6} {text}", file=self.stream, flush=True)
+        # One line each: a hardware string's controls and newlines are shown, not obeyed.
+        print(f"{stamp} +{format_duration(elapsed):>6} {field(text, 4000)}", file=self.stream, flush=True)
 
     def run_started(self, run) -> None:
         host = run.host
@@ -37,7 +39,7 @@ class PlainReporter:
         self._say(f"burnin {run.mode}: profile {run.profile.name}, "
                   f"{format_duration(run.profile.duration_s) if run.mode == 'run' else 'no stress phase'}, "
                   f"modules {', '.join(run.modules) or '(none)'}")
-        self._say(f"machine: {machine or host.get('hostname') or host.get('sysroot') or 'unknown'}; "
+        self._say(f"machine: {field(machine or host.get('hostname') or host.get('sysroot') or 'unknown')}; "
                   f"journal: {run.journal}")
 
     def phase_started(self, phase: str, seconds: float, modules: Sequence[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from burnin.model import Severity, Verdict
+from burnin.report.terminal import field, message
 from burnin.verdict import RunSummary
 
 WIDTH = 80
@@ -44,6 +45,7 @@ def use_colour(stream) -> bool:
 
 
 def _wrap(text: str, indent: int) -> list[str]:
+    text = message(text)
     return textwrap.wrap(text, WIDTH - 1, initial_indent=" " * indent, subsequent_indent=" " * indent) or [""]
 
 
@@ -57,14 +59,15 @@ def verdict_block(summary: RunSummary, colour: bool = False) -> str:
     host = start.get("host", {})
     machine = " ".join(str(host[k]) for k in ("system_vendor", "system_product") if host.get(k))
     serial = host.get("system_serial")
-    lines.append(f" Machine: {machine or host.get('hostname') or 'unknown'}" + (f"  S/N {serial}" if serial else ""))
-    lines.append(f" Profile: {profile.get('name', '?')} ({start.get('mode', 'run')}), "
-                 f"ran {summary.duration_s:.0f} s, burnin {start.get('burnin_version', '?')}")
+    lines.append(f" Machine: {field(machine or host.get('hostname') or 'unknown')}"
+                 + (f"  S/N {field(serial)}" if serial else ""))
+    lines.append(f" Profile: {field(profile.get('name', '?'))} ({field(start.get('mode', 'run'))}), "
+                 f"ran {summary.duration_s:.0f} s, burnin {field(start.get('burnin_version', '?'))}")
     lines.append(thin)
     name_width = max([12] + [len(name) for name in summary.modules])
     for name, verdict in summary.modules.items():
-        reason = summary.module_reasons.get(name, "")
-        head = f" {name:<{name_width}} {verdict.value:<10} "
+        reason = message(summary.module_reasons.get(name, ""))
+        head = f" {field(name, 40):<{name_width}} {verdict.value:<10} "
         body = textwrap.wrap(reason, max(20, WIDTH - 1 - len(head))) or [""]
         lines.append(head + body[0])
         lines += [" " * len(head) + more for more in body[1:]]
@@ -79,7 +82,8 @@ def verdict_block(summary: RunSummary, colour: bool = False) -> str:
         for finding in chosen:
             lines += _wrap(f"{finding.component}  [{finding.code}]", 2)
             lines += _wrap(finding.message, 6)
-    return "\n".join(lines) + "\n" + verdict_box(summary, colour)
+    # Every line is one line: whatever escaped the fields above is still shown, not obeyed.
+    return "\n".join(field(line, 4000) for line in lines) + "\n" + verdict_box(summary, colour)
 
 
 def verdict_box(summary: RunSummary, colour: bool = False) -> str:
@@ -93,21 +97,21 @@ def verdict_box(summary: RunSummary, colour: bool = False) -> str:
         rows.append(f"The run was interrupted ({summary.interrupted}) before it finished.")
     fails = [f for f in summary.findings if f.severity is Severity.FAIL]
     for finding in fails[:_BOX_FAILS]:
-        rows += textwrap.wrap(f"FAIL {finding.component}: {finding.message}", inner)[:2]
+        rows += textwrap.wrap(f"FAIL {field(finding.component)}: {message(finding.message)}", inner)[:2]
     if len(fails) > _BOX_FAILS:
         rows.append(f"... and {len(fails) - _BOX_FAILS} more failure(s), listed above")
     if summary.untested:
-        text = "NOT tested: " + "; ".join(item.area for item in summary.untested)
+        text = "NOT tested: " + "; ".join(field(item.area) for item in summary.untested)
         wrapped = textwrap.wrap(text, inner)
         if len(wrapped) > _BOX_UNTESTED_LINES:
             wrapped = wrapped[:_BOX_UNTESTED_LINES]
             wrapped[-1] = wrapped[-1][: inner - 22].rstrip() + " ... (rows above)"
         rows += wrapped
     if summary.reason and summary.verdict not in (Verdict.PASS, Verdict.FAIL):
-        rows += textwrap.wrap(f"Why: {summary.reason}", inner)[:2]
-    rows += textwrap.wrap(f"Journal: {summary.journal}", inner, break_on_hyphens=False)
+        rows += textwrap.wrap(f"Why: {message(summary.reason)}", inner)[:2]
+    rows += textwrap.wrap(f"Journal: {field(summary.journal, 400)}", inner, break_on_hyphens=False)
     edge = "+" + "=" * (WIDTH - 2) + "+"
-    box = [edge] + [f"| {row:<{inner}} |" for row in rows] + [edge]
+    box = [edge] + [f"| {row:<{inner}} |" for row in (field(r, 4000) for r in rows)] + [edge]
     if colour:
         paint = _COLOUR.get(summary.verdict, "")
         box = [f"{paint}{line}{_RESET}" for line in box]

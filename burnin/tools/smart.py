@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import warnings
@@ -205,7 +206,7 @@ def _int(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value)
+        return int(value) if math.isfinite(value) else None
     if isinstance(value, str):
         match = re.match(r"\s*(\d[\d,.'\u2019\u00a0 ]*)", value)
         if match:
@@ -283,6 +284,94 @@ def _scsi_self_test_result(result: Mapping[str, Any]) -> str:
     return classify_self_test(str(result.get("string", "")))
 
 
+# What report_from_json reads of a smartctl JSON document, and of which type. smartctl writes these types; a
+# document that does not (a hand-edited or corrupted saved report, a smartctl bug) has the value left out and
+# said, never a traceback further on. Keys not named here are not read and not checked.
+_NUM, _STR, _BOOL, _ANY = "number", "string", "true/false", "any"
+_RAW = {"value": _NUM, "string": _STR}
+_ATA_LOG = {"count": _NUM, "table": [{"error_number": _NUM, "lifetime_hours": _NUM, "error_description": _STR}]}
+_ATA_STATUS = {"value": _NUM, "passed": _BOOL, "string": _STR}
+_ATA_TESTS = {"table": [{"type": {"string": _STR}, "status": _ATA_STATUS, "lifetime_hours": _NUM, "lba": _NUM}]}
+_SCSI_TEST = {"code": {"string": _STR}, "result": {"value": _NUM, "string": _STR}, "power_on_time": {"hours": _NUM},
+              "lba_first_failure": _NUM}
+SMART_JSON_SHAPE: dict[str, Any] = {
+    "device": {"name": _STR, "info_name": _STR, "type": _STR, "protocol": _STR},
+    "smartctl": {"messages": [{"string": _STR}], "exit_status": _NUM},
+    "smart_support": {"available": _BOOL, "enabled": _BOOL},
+    "smart_status": {"passed": _BOOL},
+    "ata_smart_attributes": {"table": [{"id": _NUM, "name": _STR, "value": _NUM, "worst": _NUM, "thresh": _NUM,
+                                        "raw": _RAW, "flags": {"prefailure": _BOOL}, "when_failed": _STR}]},
+    "nvme_smart_health_information_log": {key: _NUM for key in (
+        "critical_warning", "available_spare", "available_spare_threshold", "percentage_used", "media_errors",
+        "num_err_log_entries")},
+    "nvme_error_information_log": {"table": [{"error_count": _NUM, "status_field": {"value": _NUM}}]},
+    "scsi_error_counter_log": {kind: {"total_uncorrected_errors": _NUM} for kind in ("read", "write", "verify")},
+    "scsi_grown_defect_list": _NUM,
+    "scsi_nonmedium_error": {"count": _NUM},
+    "ata_smart_error_log": {"extended": _ATA_LOG, "summary": _ATA_LOG},
+    "ata_smart_self_test_log": {"extended": _ATA_TESTS, "standard": _ATA_TESTS},
+    "ata_smart_data": {"self_test": {"status": {**_ATA_STATUS, "remaining_percent": _NUM}}},
+    "nvme_self_test_log": {"table": [{"self_test_code": {"string": _STR}, "self_test_result": {"value": _NUM,
+                                                                                              "string": _STR},
+                                      "power_on_hours": _NUM, "lba": _ANY}],
+                           "current_self_test_operation": {"value": _NUM},
+                           "current_self_test_completion_percent": _NUM},
+    **{f"scsi_self_test_{i}": _SCSI_TEST for i in range(20)},
+    "model_name": _STR, "scsi_model_name": _STR, "serial_number": _STR, "firmware_version": _STR,
+    "scsi_revision": _STR, "power_on_time": {"hours": _NUM}, "temperature": {"current": _NUM},
+}
+
+
+def _fits(value: Any, kind: str) -> bool:
+    if kind == _NUM:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind == _STR:
+        return isinstance(value, str)
+    if kind == _BOOL:
+        return isinstance(value, bool)
+    return True
+
+
+def _shaped(value: Any, shape: Any, where: str, problems: list[str]) -> Any:
+    """`value` with every part that does not fit `shape` left out (said in `problems`); `_DROP` if it all does not."""
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            problems.append(f"{where} is not an object")
+            return _DROP
+        out = dict(value)
+        for key, inner in shape.items():
+            if key in out:
+                kept = _shaped(out[key], inner, f"{where}.{key}" if where else key, problems)
+                if kept is _DROP:
+                    del out[key]
+                else:
+                    out[key] = kept
+        return out
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            problems.append(f"{where} is not a list")
+            return _DROP
+        rows = [_shaped(row, shape[0], f"{where}[{n}]", problems) for n, row in enumerate(value)]
+        return [row for row in rows if row is not _DROP]
+    if not _fits(value, shape):
+        problems.append(f"{where} is not a {shape} ({json.dumps(value, default=str)[:40]})")
+        return _DROP
+    return value
+
+
+_DROP = object()
+
+
+def checked_json(doc: Any) -> tuple[dict[str, Any], list[str]]:
+    """A smartctl JSON document with the values of the wrong type left out, and one phrase per value left out."""
+    problems: list[str] = []
+    shaped = _shaped(doc, SMART_JSON_SHAPE, "", problems)
+    if shaped is _DROP:
+        raise ReportError("JSON, but not a smartctl document (not an object)")
+    return shaped, [f"smartctl JSON: {p}, ignored" for p in problems[:20]] + (
+        [f"smartctl JSON: {len(problems) - 20} more values of the wrong type ignored"] if len(problems) > 20 else [])
+
+
 def report_from_json(doc: Mapping[str, Any]) -> SmartReport:
     """A ``smartctl --json`` document (any of -a, -x, -i -H -A -l error) -> SmartReport."""
     device = doc.get("device") or {}
@@ -298,7 +387,7 @@ def report_from_json(doc: Mapping[str, Any]) -> SmartReport:
         raw = row.get("raw") or {}
         raw_text = str(raw.get("string", raw.get("value", "")))
         attributes.append(AtaAttribute(
-            id=int(row.get("id", 0)),
+            id=_int(row.get("id")) or 0,
             name=str(row.get("name", "")),
             value=_int(row.get("value")),
             worst=_int(row.get("worst")),
@@ -315,7 +404,7 @@ def report_from_json(doc: Mapping[str, Any]) -> SmartReport:
     log = doc.get("nvme_smart_health_information_log")
     if log is not None:
         errors = tuple(
-            NvmeErrorEntry(int(e.get("error_count", 0)), _int((e.get("status_field") or {}).get("value")))
+            NvmeErrorEntry(_int(e.get("error_count")) or 0, _int((e.get("status_field") or {}).get("value")))
             for e in (doc.get("nvme_error_information_log") or {}).get("table") or [] if e.get("error_count")
         )
         nvme = NvmeHealth(
@@ -752,12 +841,24 @@ def report_from_text(text: str, name: str = "/dev/saved") -> tuple[SmartReport, 
 
 
 def read_saved_report(path: str) -> tuple[SmartReport, list[str]]:
-    """A saved smartctl report: JSON (``smartctl -j``/``--json``) or text (``smartctl -a``/``-x``)."""
+    """A saved smartctl report: JSON (``smartctl -j``/``--json``) or text (``smartctl -a``/``-x``). Raises
+    ReportError for a file that is not one; a report of an unexpected shape is never a traceback."""
+    from burnin.errors import UsageError
+    from burnin.inputs import TOOL_OUTPUT_MAX_BYTES, read_input
+
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise ReportError(f"cannot read: {exc.strerror or exc}") from exc
+        data = read_input(path, "smartctl report", TOOL_OUTPUT_MAX_BYTES)
+    except UsageError as exc:
+        raise ReportError(exc.detail) from None
+    try:
+        return _saved_report(path, data)
+    except ReportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a parser crash on a hostile file is that file's ERROR
+        raise ReportError(f"cannot be read as a smartctl report ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _saved_report(path: str, data: bytes) -> tuple[SmartReport, list[str]]:
     text = data.decode("utf-8", errors="replace")
     if not text.lstrip().startswith("{"):
         # the same decoding pySMART gives live output (chardet: smartctl prints in the locale's encoding)
@@ -769,8 +870,9 @@ def read_saved_report(path: str) -> tuple[SmartReport, list[str]]:
             raise ReportError(f"not valid JSON: {exc}") from exc
         if not isinstance(doc, dict) or "smartctl" not in doc and "device" not in doc:
             raise ReportError("JSON, but not smartctl's (no 'smartctl' or 'device' member)")
+        doc, problems = checked_json(doc)
         report = report_from_json(doc)
-        return replace(report, device=report.device if report.device != "?" else path), []
+        return replace(report, device=report.device if report.device != "?" else path), problems
     return report_from_text(text, name=path)
 
 
@@ -895,7 +997,11 @@ class SmartReader:
         except json.JSONDecodeError:
             first = (result.stdout or result.stderr).strip().splitlines()[:1]
             return None, f"smartctl printed no JSON (smartctl older than 7.0?): {first[0] if first else 'nothing'}"
-        return report_from_json(doc), ""
+        try:
+            doc, problems = checked_json(doc)
+            return report_from_json(doc), "; ".join(problems)
+        except Exception as exc:  # noqa: BLE001 - a parser crash is a problem of this disk, never a dropped run
+            return None, f"smartctl JSON could not be read ({type(exc).__name__}: {str(exc)[:200]})"
 
     def read(self, name: str, dev_type: str | None) -> Reading:
         reading = Reading(name, dev_type, None)

@@ -301,8 +301,11 @@ def judge_reports(paths: Iterable[str], settings: Mapping[str, Any] | None = Non
             continue
         label = report.device if report.device not in ("?", "/dev/saved") else path
         component = component_of(label, report.serial)
+        wrong_type = [gap for gap in gaps if gap.startswith("smartctl JSON:")]
         findings = [_f(Severity.INFO, component, "smart-parser-gap", f"Read by burnin itself: {gap}.",
-                       gap=gap).finding(MODULE) for gap in gaps]
+                       gap=gap).finding(MODULE) for gap in gaps if gap not in wrong_type]
+        findings += [_f(Severity.INFO, component, "smart-json-wrong-type", f"{gap}.", problem=gap).finding(MODULE)
+                     for gap in wrong_type]
         if report.source == smart_tool.TEXT_FALLBACK and not report.attributes:
             results.append(SavedVerdict(path, Verdict.ERROR, findings, "; ".join(gaps)))
             continue
@@ -319,6 +322,9 @@ def judge_reports(paths: Iterable[str], settings: Mapping[str, Any] | None = Non
             verdict, reason = Verdict.WARN, warns[0].message
         else:
             verdict, reason = Verdict.PASS, ""
+        if wrong_type and verdict in (Verdict.PASS, Verdict.WARN):
+            # A value left out may have been the one that fails the disk: not a pass.
+            verdict, reason = Verdict.ERROR, f"{wrong_type[0]} (the report is not all readable)"
         results.append(SavedVerdict(path, verdict, findings, reason))
     return results
 

@@ -286,8 +286,7 @@ def test_fuzzed_profiles_are_refused_in_one_line_or_load(tmp_path):
     from burnin.registry import module_classes
 
     classes = module_classes()
-    schemas = {name: dict(cls.settings) for name, cls in classes.items()}
-    choices = {name: dict(cls.choices) for name, cls in classes.items()}
+    specs = {name: cls.setting_specs() for name, cls in classes.items()}
 
     @FUZZ
     @given(pairs=st.lists(st.tuples(st.sampled_from(profile_keys), toml_values), max_size=6),
@@ -299,7 +298,7 @@ def test_fuzzed_profiles_are_refused_in_one_line_or_load(tmp_path):
         path.write_text(text, errors="surrogatepass") if False else path.write_bytes(
             text.encode("utf-8", errors="surrogatepass"))
         try:
-            loaded = profiles.load(str(path), schemas, choices)
+            loaded = profiles.load(str(path), specs)
         except UsageError as exc:
             assert "\n" not in str(exc).strip() or True
             return

@@ -1,0 +1,30 @@
+"""GPU drivers: NVIDIA Xid events, AMD/Intel GPU hangs.
+
+NVIDIA's driver logs "NVRM: Xid (PCI:0000:3b:00): <n>, ..." (NVIDIA's Xid catalogue names each n). Severity rule:
+Xid 48 (double-bit ECC), 74 (NVLink), 79 (fallen off the bus), 92/94/95 (ECC errors not or only partly
+contained), 119/120 (GSP firmware), 62/64 (internal micro-controller halt, remapping failure) -> FAIL; 63 (row
+remapping pending) and other Xids (often application faults) -> WARN. A GPU ring timeout or reset -> WARN.
+Sources: NVIDIA "XID Errors" documentation; drivers/gpu/drm/amd/amdgpu/amdgpu_job.c, drm/i915/i915_gpu_error.c.
+"""
+
+from burnin.kernel_log.entry import FAIL, WARN, row
+
+X = r"NVRM: Xid \(PCI:(?P<pci>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.\d)?\): (?P<xid>\d+)"
+
+TABLE = (
+    row("gpu-xid-fatal", FAIL, r"NVRM: Xid \(PCI:(?P<pci>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.\d)?\): "
+        r"(?P<xid>48|62|64|74|79|92|94|95|119|120)\b", "gpu:{pci}.0", "GPU {pci} reported a hardware Xid error ({xid}).",
+        (("NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, GPU has fallen off the bus.", "format: NVIDIA XID Errors"),),
+        keys=("pci:{pci}.0",)),
+    row("gpu-xid", WARN, X, "gpu:{pci}.0", "GPU {pci} reported Xid {xid} (often an application fault).",
+        (("NVRM: Xid (PCI:0000:01:00): 13, Graphics SM Warp Exception on (GPC 0, TPC 0)",
+          "format: NVIDIA XID Errors"),), keys=("pci:{pci}.0",)),
+    row("gpu-fell-off-bus", FAIL, r"NVRM: GPU (?:at )?(?:PCI:)?(?P<pci>[0-9a-f:.]+):? ?.*has fallen off the bus",
+        "gpu:{pci}", "GPU {pci} fell off the PCIe bus.",
+        (("NVRM: GPU at PCI:0000:3b:00: GPU has fallen off the bus.", "format: NVIDIA driver"),)),
+    row("gpu-hang", WARN, r"(?:\[drm(?::\w+)?(?: \[\w+\])?\] \*ERROR\* ring \S+ timeout|amdgpu (?P<pci>\S+): "
+        r"amdgpu: GPU reset begin|GPU HANG: ecode|GPU hang|i915 (?P<pci2>\S+): \[drm\] GPU HANG)",
+        ("gpu:{pci}", "gpu:{pci2}", "gpu"), "A GPU stopped responding and was reset.",
+        (("[drm:amdgpu_job_timedout [amdgpu]] *ERROR* ring gfx timeout, signaled seq=1234, emitted seq=1236",
+          "format: drivers/gpu/drm/amd/amdgpu/amdgpu_job.c"),)),
+)

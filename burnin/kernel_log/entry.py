@@ -43,6 +43,7 @@ class Entry:
     head: bool = False
     opens: bool = False
     ends: bool = False
+    part_rank: int = 0  # among an event's lines naming a part, the highest rank names the event's part
     rule: str = ""  # why this severity, when the line alone does not say it plainly
     subsystem: str = ""  # filled in by the catalogue: the table the row comes from
     regex: re.Pattern = field(init=False, repr=False, compare=False)

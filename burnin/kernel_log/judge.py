@@ -127,11 +127,14 @@ class Event:
     def component(self) -> str:
         """The worst line's part; when that only says the kind (``pcie``), the first line naming the part."""
         worst = self.worst
+        named = [ln for ln in self.lines if ln.match is not None and ln.match.component not in GENERIC]
+        ranked = max(named, key=lambda ln: ln.match.entry.part_rank, default=None)
+        if ranked is not None and ranked.match.entry.part_rank > 0:
+            return ranked.match.component
         if worst is not None and worst.match.component not in GENERIC:
             return worst.match.component
-        for ln in self.lines:
-            if ln.match is not None and ln.match.component not in GENERIC:
-                return ln.match.component
+        if named:
+            return named[0].match.component
         return worst.match.component if worst else "kernel"
 
     @property

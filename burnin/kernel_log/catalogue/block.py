@@ -22,6 +22,9 @@ TABLE = (
         r"(?P<kind>critical [\w ]+ error|I/O error|timeout error), dev (?P<disk>(?:sr|fd)\d+), sector (?P<sector>\d+)",
         "disk:/dev/{disk}", "Reading the removable drive /dev/{disk} failed (often an empty virtual drive).",
         (("blk_update_request: I/O error, dev sr0, sector 0", "format: block/blk-core.c"),), keys=("disk:{disk}",)),
+    row("removable-io-error", WARN, r"Buffer I/O error on dev(?:ice)? (?P<disk>(?:sr|fd)\d+), logical block",
+        "disk:/dev/{disk}", "Reading the removable drive /dev/{disk} failed (often an empty virtual drive).",
+        (("Buffer I/O error on dev sr0, logical block 0, async page read", UTIL),), keys=("disk:{disk}",)),
     row("disk-io-error", FAIL,
         r"(?P<kind>critical [\w ]+ error|I/O error|timeout error|critical nexus error|critical space allocation "
         r"error|critical target error|critical medium error), dev (?P<disk>nvme\d+n\d+|[^\s,]+?)(?:p?\d+)?, "

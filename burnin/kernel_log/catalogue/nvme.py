@@ -47,7 +47,7 @@ TABLE = (
         "disk:/dev/{ns}", "NVMe namespace /dev/{ns} failed an I/O at LBA {lba} ({status}).",
         (("nvme0n1: Read(0x2) @ LBA 2048, 8 blocks, Unrecovered Read Error (sct 0x2 / sc 0x81) DNR",
           "format: drivers/nvme/host/constants.c"),), keys=KEYS),
-    row("nvme-error", DETAIL, C + r"(?:Abort|I/O \d+|Shutdown|failed to set APST|controller|Device|"
-        r"Identify|Cancel)", "nvme:{ctrl}",
+    row("nvme-error", DETAIL, C + r"(?:Abort status|I/O (?:tag )?\d+|Cancell?ing I/O|failed to set APST|controller is down|"
+        r"Identify|frozen state)", "nvme:{ctrl}",
         examples=(("nvme nvme0: Abort status: 0x0", "format: drivers/nvme/host/pci.c"),), keys=KEYS),
 )

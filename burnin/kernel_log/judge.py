@@ -95,7 +95,7 @@ class Line:
 class Event:
     lines: list[Line] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
-    has_head: bool = False
+    heads: set[str] = field(default_factory=set)  # subsystems whose report-beginning line the event holds
     opened_wall: float = 0.0
     last_wall: float = 0.0
     last_kernel_s: float | None = None
@@ -199,7 +199,8 @@ class EventGrouper:
         if target is None and not keys and m.entry.follows:
             prefix = m.entry.follows + ":"
             target = next((e for e in reversed(self._open) if any(k.startswith(prefix) for k in e.keys)), None)
-        if target is not None and m.entry.head and target.has_head:
+        # A second report from the same layer is a second event; the disk's ATA block and its SCSI block are one.
+        if target is not None and m.entry.head and m.entry.subsystem in target.heads:
             done = self._close(target)
             if done:
                 closed.append(done)
@@ -214,7 +215,8 @@ class EventGrouper:
             self._open.remove(target)
             self._open.append(target)
         target.lines.append(line)
-        target.has_head = target.has_head or m.entry.head
+        if m.entry.head:
+            target.heads.add(m.entry.subsystem)
         target.last_wall = now if now is not None else target.last_wall
         if line.kernel_time_s is not None:
             target.last_kernel_s = line.kernel_time_s
@@ -239,11 +241,14 @@ def group_lines(lines: Iterable[Line], aliases: Mapping[str, str] | None = None)
     """Offline: every event (with a severity) in a finished sequence of lines."""
     grouper = EventGrouper(aliases)
     events: list[Event] = []
-    for line in lines:
+    order: dict[int, int] = {}
+    for i, line in enumerate(lines):
+        order[id(line)] = i
         if line.match is None:
             line.match = classify(line.text)
         events.extend(grouper.feed(line))
     events.extend(grouper.flush())
+    events.sort(key=lambda e: order[id(e.lines[0])])  # in the order they began
     return events
 
 

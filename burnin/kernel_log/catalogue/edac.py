@@ -1,8 +1,8 @@
 """EDAC: each memory controller generation's driver reports through edac_mc_handle_error().
 
-"EDAC MC0: 1 CE memory read error on CPU_SrcID#0_MC#0_Chan#1_DIMM#0 (channel:1 slot:0 page:0x... )": CE ->
-WARN (corrected), UE / Fatal -> FAIL. Older drivers (e752x, i3200, i5000...) printed "EDAC MC0: CE page 0x.., ...
-label "..": i3200 CE". The label names the DIMM; the inventory maps it to the board's slot name.
+"EDAC MC0: 1 CE memory read error on CPU_SrcID#0_MC#0_Chan#1_DIMM#0 (channel:1 slot:0 page:0x... )". Older
+drivers (e752x, i3200, i5000...) printed "EDAC MC0: CE page 0x.., ... label "..": i3200 CE".
+Severity rule: CE -> WARN (corrected), UE / Fatal -> FAIL. The label names the DIMM; the inventory maps it to the board's slot name.
 Sources: drivers/edac/edac_mc.c (edac_ce_error, edac_ue_error), drivers/edac/sb_edac.c, skx_common.c,
 amd64_edac.c, ghes_edac.c.
 """

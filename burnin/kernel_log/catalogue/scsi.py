@@ -55,14 +55,15 @@ TABLE = (
         (("sd 0:0:0:0: [sda] tag#3 Sense Key : Aborted Command [current] ", "format: drivers/scsi/scsi_logging.c"),),
         keys=KEYS),
     # A failed command's report; it is judged by its sense data (above) or the block layer's line.
-    row("scsi-error", DETAIL, S + r"(?:FAILED Result|Result: hostbyte|Sense Key|Add\. Sense|ASC=|CDB:|"
+    row("scsi-error", DETAIL, S + r"(?:FAILED Result|Result: hostbyte)", PART,
+        examples=(("sd 1:0:0:0: [sdb] tag#22 FAILED Result: hostbyte=DID_OK driverbyte=DRIVER_OK cmd_age=0s",
+                   "https://github.com/ocaml/infrastructure/issues/58"),), keys=KEYS, head=True),
+    row("scsi-error", DETAIL, S + r"(?:Sense Key|Add\. Sense|ASC=|CDB:|"
         r"Unhandled sense code|Sense not available|\s*<<vendor>>|Sense Key : (?:Illegal Request|Unit Attention|"
         r"Not Ready|Recovered Error|No Sense)|Power-on or device reset occurred|task abort: SUCCESS|"
         r"Done: |timing out|device_unblock)", PART,
-        examples=(("sd 0:0:0:0: [sda] tag#0 FAILED Result: hostbyte=DID_OK driverbyte=DRIVER_SENSE cmd_age=0s",
-                   "format: drivers/scsi/scsi_logging.c"),
-                  ("sd 0:0:0:0: [sda] tag#0 CDB: Read(10) 28 00 00 00 12 34 00 00 08 00",
-                   "format: drivers/scsi/scsi_logging.c")), keys=KEYS),
+        examples=(("sd 0:0:0:0: [sda] tag#0 CDB: Read(10) 28 00 00 00 12 34 00 00 08 00",
+                   "format: drivers/scsi/scsi_logging.c"),), keys=KEYS),
     row("scsi-error", DETAIL, r"^\[(?P<disk>sd[a-z]+)\] (?:tag#\d+ )?(?:Sense Key|Add\. Sense|CDB|Result|"
         r"Unhandled|ASC)", ("disk:/dev/{disk}",),
         examples=(("[sdb] Add. Sense: Unrecovered read error - auto reallocate failed",

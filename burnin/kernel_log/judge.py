@@ -197,8 +197,8 @@ class EventGrouper:
         keys = {self.aliases.get(k, k) for k in m.keys}
         target = next((self._by_key[k] for k in keys if k in self._by_key), None)
         if target is None and not keys and m.entry.follows:
-            prefix = m.entry.follows + ":"
-            target = next((e for e in reversed(self._open) if any(k.startswith(prefix) for k in e.keys)), None)
+            prefixes = tuple(f + ":" for f in m.entry.follows.split("|"))
+            target = next((e for e in reversed(self._open) if any(k.startswith(prefixes) for k in e.keys)), None)
         # A second report from the same layer is a second event; the disk's ATA block and its SCSI block are one.
         if target is not None and m.entry.head and m.entry.subsystem in target.heads:
             done = self._close(target)

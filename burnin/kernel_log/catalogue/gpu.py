@@ -7,7 +7,7 @@ remapping pending) and other Xids (often application faults) -> WARN. A GPU ring
 Sources: NVIDIA "XID Errors" documentation; drivers/gpu/drm/amd/amdgpu/amdgpu_job.c, drm/i915/i915_gpu_error.c.
 """
 
-from burnin.kernel_log.entry import FAIL, WARN, row
+from burnin.kernel_log.entry import DETAIL, FAIL, WARN, row
 
 X = r"NVRM: Xid \(PCI:(?P<pci>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.\d)?\): (?P<xid>\d+)"
 
@@ -19,7 +19,19 @@ TABLE = (
     row("gpu-xid", WARN, X, "gpu:{pci}.0", "GPU {pci} reported Xid {xid} (often an application fault).",
         (("NVRM: Xid (PCI:0000:01:00): 13, Graphics SM Warp Exception on (GPC 0, TPC 0)",
           "format: NVIDIA XID Errors"),), keys=("pci:{pci}.0",)),
-    row("gpu-fell-off-bus", FAIL, r"NVRM: GPU (?:at )?(?:PCI:)?(?P<pci>[0-9a-f:.]+):? ?.*has fallen off the bus",
+    # Newer drivers split the message: "NVRM: The NVIDIA GPU 0000:b3:00.0" / "NVRM: (PCI ID: ...) installed in this
+    # system has" / "NVRM: fallen off the bus and is not responding to commands."
+    row("gpu-fell-off-bus", DETAIL, r"^NVRM: The NVIDIA GPU (?P<pci>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.\d)\s*$",
+        "gpu:{pci}", examples=(("NVRM: The NVIDIA GPU 0000:b3:00.0", "https://github.com/NVIDIA/NVSentinel/issues/155"),),
+        keys=("pci:{pci}",), opens=True),
+    row("gpu-fell-off-bus", FAIL, r"^\s*NVRM: fallen off the bus", "gpu",
+        "A GPU fell off the PCIe bus and does not respond.",
+        (("               NVRM: fallen off the bus and is not responding to commands.",
+          "https://github.com/NVIDIA/NVSentinel/issues/155"),), follows="pci"),
+    row("gpu-fell-off-bus", DETAIL, r"^\s*NVRM: (?:\(PCI ID: [0-9a-f:]+\) installed in this system|The NVIDIA probe routine failed)",
+        examples=(("               NVRM: (PCI ID: 10de:26b5) installed in this system has",
+                   "https://github.com/NVIDIA/NVSentinel/issues/155"),), follows="pci"),
+    row("gpu-fell-off-bus", FAIL, r"NVRM: GPU (?:at )?(?:PCI:)?(?P<pci>[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}(?:\.\d)?).*has fallen off the bus",
         "gpu:{pci}", "GPU {pci} fell off the PCIe bus.",
         (("NVRM: GPU at PCI:0000:3b:00: GPU has fallen off the bus.", "format: NVIDIA driver"),)),
     row("gpu-hang", WARN, r"(?:\[drm(?::\w+)?(?: \[\w+\])?\] \*ERROR\* ring \S+ timeout|amdgpu (?P<pci>\S+): "

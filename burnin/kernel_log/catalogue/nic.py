@@ -11,7 +11,12 @@ ixgbe,i40e,ice}, broadcom/{tg3,bnx2x,bnxt}, mellanox/mlx5/core/health.c, realtek
 from burnin.kernel_log.entry import DETAIL, FAIL, PCI, WARN, row
 
 DRV = r"(?P<driver>[\w-]+) (?P<pci>" + PCI + r") (?P<iface>[^\s:]+): "
-DRVP = r"(?P<driver>[\w-]+) (?P<pci>" + PCI + r"):? (?:(?P<iface>[a-z][\w.-]*): )?"
+# Network drivers only: a storage or GPU driver's "firmware" or "Hardware Error" line is not a NIC's.
+NICDRV = (r"(?P<driver>e1000e?|e100|igb|igbvf|igc|ixgbe|ixgbevf|ixgb|i40e|iavf|ice|mlx4_core|mlx4_en|mlx5_core|"
+          r"mlxsw_\w+|bnx2x?|bnxt_en|tg3|r8169|r8125|qede|qed|be2net|cxgb4|enic|sfc|nfp|ionic|atlantic|vmxnet3|"
+          r"netxen_nic|qlcnic|myri10ge|sky2|forcedeth|hinic|bcmgenet|stmmac\S*|r8152|tn40xx|ngbe|txgbe|fm10k|"
+          r"liquidio|octeon_ep|idpf|gve|ena|virtio_net)")
+DRVP = NICDRV + r" (?P<pci>" + PCI + r"):? (?:(?P<iface>[a-z][\w.-]*): )?"
 OLD = r"(?P<driver>e1000e?|e100|igb|ixgbe?|ixgb|tg3|bnx2x?|r8169|atl1c?|i40e|ice|igc|forcedeth|sky2|bnxt_en): (?P<iface>[^\s:]+):? "
 PART = ("nic:{iface}", "nic:{pci}", "nic")
 KEYS = ("nic:{iface}", "pci:{pci}")
@@ -26,12 +31,14 @@ TABLE = (
         (("NETDEV WATCHDOG: eth0 (e1000e): transmit queue 0 timed out", E1000E_DKMS),),
         keys=("nic:{iface}", "nic:{ndev}", "pci:{pci}")),
     row("nic-hardware-hang", FAIL, DRVP + r"Detected (?:Hardware Unit Hang|Tx Unit Hang)", PART,
-        "Network port {iface} hung (the driver detected a hardware unit hang).",
-        (("e1000e 0000:00:19.0 eth0: Detected Hardware Unit Hang:", E1000E_DKMS),), keys=KEYS),
+        "Network adapter {pci} hung (the driver detected a hardware unit hang).",
+        (("e1000e 0000:00:19.0 eth0: Detected Hardware Unit Hang:", E1000E_DKMS),
+         ("igb 0000:09:00.0: Detected Tx Unit Hang", "https://github.com/Avnu/OpenAvnu/issues/210")),
+        keys=KEYS, head=True),
     row("nic-hardware-hang", FAIL, OLD + r"Detected (?:Hardware Unit Hang|Tx Unit Hang)", "nic:{iface}",
         "Network port {iface} hung (the driver detected a hardware unit hang).",
         (("e1000e: eth0: Detected Hardware Unit Hang:", "format: drivers/net/ethernet/intel/e1000e/netdev.c (old prefix)"),),
-        keys=("nic:{iface}",)),
+        keys=("nic:{iface}",), head=True),
     row("nic-tx-timeout", FAIL, DRVP + r"(?:transmit timed out|tx hang \d+ detected on queue|TX timeout on queue|"
         r"TX timeout detected|tx_timeout: VSI|initiating reset due to tx timeout|Tx timeout|"
         r"tx_timeout recovery|TX driver issue detected)", PART,
@@ -71,7 +78,8 @@ TABLE = (
         r"resetting|Global reset|CORER|rtl_\w+_cond == \d|Tx queue stuck|Recovering from)", PART,
         "Network port {iface} was reset by its driver.",
         (("e1000e 0000:00:19.0 eth0: Reset adapter unexpectedly", E1000E_DKMS),), keys=KEYS),
-    row("nic-link-down", WARN, DRV + r"(?:.*\s)?(?:NIC )?[Ll]ink (?:is )?[Dd]own", ("nic:{iface}",),
+    row("nic-link-down", WARN, r"(?P<driver>[\w-]+) (?P<pci>" + PCI + r"):? (?P<iface>[^\s:]+): (?:.*\s)?(?:NIC )?"
+        r"[Ll]ink (?:is )?[Dd]own", ("nic:{iface}",),
         "Network port {iface} lost its link.",
         (("igb 0000:05:00.0 eno1: igb: eno1 NIC Link is Down", PFRING),), keys=("nic:{iface}",)),
     # Older prefixes name only the interface: "e1000: eth1 NIC Link is Down".
@@ -84,13 +92,14 @@ TABLE = (
         (("e1000: enp0s11: link down", "format: drivers/net/ethernet (generic netif_carrier prefix)"),),
         keys=("nic:{iface}",)),
     # Register dumps and the lines of a hang report.
-    row("nic-error", DETAIL, r"^\s+(?:TDH|TDT|next_to_use|next_to_clean|buffer_info\[next_to_clean\]|time_stamp|"
+    row("nic-error", DETAIL, r"^\s*(?:TDH|TDT|next_to_use|next_to_clean|(?:tx_)?buffer_info\[next_to_clean\]|time_stamp|"
         r"next_to_watch|jiffies|next_to_watch\.status|MAC Status|PHY Status|PHY 1000BASE-T Status|"
-        r"PHY Extended Status|PCI Status|Tx Queue|desc\.status)\s",
-        examples=(("  TDH                  <5b>", "format: drivers/net/ethernet/intel/e1000e/netdev.c"),),
-        follows="nic"),
+        r"PHY Extended Status|PCI Status|Tx Queue|desc\.status)(?=[\s,]|$)",
+        examples=(("  TDH                  <5b>", "format: drivers/net/ethernet/intel/e1000e/netdev.c"),
+                  ("buffer_info[next_to_clean]", "https://github.com/Avnu/OpenAvnu/issues/210")),
+        follows="nic|pci"),
     row("nic-error", DETAIL, DRVP + r"(?:\s+(?:TDH|TDT|next_to_|time_stamp|jiffies|MAC Status|PHY|PCI Status|Tx Queue)|"
-        r"0x[0-9a-f]{8}: 0x|DEBUG:|tx_timeout|print_health_info|assert_var|Health|\w+ reset|NIC Link is Up|Link is Up)",
+        r"0x[0-9a-f]{8}: 0x|DEBUG:|tx_timeout|print_health_info|assert_var|Health|\w+ reset)",
         PART, examples=(("tg3 0000:02:00.0 eth0: 0x00000000: 0x165f14e4, 0x00100406, 0x02000000, 0x00800010",
                          "format: drivers/net/ethernet/broadcom/tg3.c (tg3_dump_state)"),), keys=KEYS),
 )

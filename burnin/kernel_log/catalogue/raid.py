@@ -46,16 +46,20 @@ TABLE = (
         (("megaraid_sas 0000:02:00.0: 6213 (591290720s/0x0002/WARN) - Predictive failure: PD 03(e0x20/s3)",
           "format: drivers/scsi/megaraid/megaraid_sas_base.c (megasas_decode_evt)"),), keys=KP),
     row("raid-adapter-reset", WARN, MR + r"(?:resetting fusion adapter|pending commands remain after waiting, will reset|"
-        r"Prepare to reset|IO timeout|TM command timed out|target reset|Command pool empty|megasas_wait_for|"
-        r"waiting for \d+ commands|OCR|[Aa]dapter reset)", "controller:{pci}",
+        r"Prepare to reset|IO timeout|TM command timed out|target reset|Command pool empty|"
+        r"waiting for \d+ commands|[Aa]dapter reset)", "controller:{pci}",
         "RAID controller {pci} was reset after commands hung.",
         (("megaraid_sas 0000:18:00.0: resetting fusion adapter scsi0.", ROMEOR),), keys=KP),
+    row("raid-firmware-fault", FAIL, r"^megasas: (?:Found )?FW in FAULT state", "controller",
+        "The MegaRAID controller is in firmware fault.",
+        (("megasas: FW in FAULT state!!", "https://lists.debian.org/debian-doc/2013/04/msg00133.html"),),
+        keys=("megasas",)),
     row("raid-adapter-reset", WARN, r"(?:sd \S+: \[\w+\] )?megasas: (?:RESET|\[ ?\d+\]waiting|reset successful)|"
         r"megaraid_sas: (?:no pending cmds after reset|resetting)|megasas: (?:Reset|Found FW)", "controller",
         "The MegaRAID controller was reset after commands hung.",
         (("sd 2:2:3:0: [sdd] megasas: RESET cmd=28 retries=0", TIGR),), keys=("megasas",)),
     row("raid-error", DETAIL, MR + r"(?:Reset successful|megasas_disable_intr|FW now in Ready|Waiting for FW|"
-        r"Snap dump|Controller|reset|[Ff]ault|OCR|IO|scsi\d|\d+ \()", "controller:{pci}",
+        r"Snap dump|reset|[Ff]ault|scsi\d|\d+ \()", "controller:{pci}",
         examples=(("megaraid_sas 0000:18:00.0: megasas_disable_intr_fusion is called outbound_intr_mask:0x40000009",
                    ROMEOR),), keys=KP),
     # -- mpt2sas / mpt3sas (LSI/Broadcom SAS HBAs) ------------------------------------------------------

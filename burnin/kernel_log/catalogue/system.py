@@ -14,7 +14,7 @@ TABLE = (
         "CPU {cpu} was stuck for {secs} s (soft lockup).",
         (("watchdog: BUG: soft lockup - CPU#3 stuck for 23s! [kworker/3:1:150]",
           "https://github.com/openzfs/zfs/issues/4536"),)),
-    row("hard-lockup", FAIL, r"Watchdog detected hard LOCKUP on cpu (?P<cpu>\d+)|Watchdog CPU:(?P<cpu2>\d+) Hard LOCKUP",
+    row("hard-lockup", FAIL, r"Watchdog detected hard LOCKUP on cpu (?P<cpu>\d+)|Watchdog CPU:(?P<cpu2>\d+) (?:detected )?Hard LOCKUP",
         ("cpu:{cpu}", "cpu:{cpu2}"), "A CPU stopped responding to interrupts (hard lockup).",
         (("NMI watchdog: Watchdog detected hard LOCKUP on cpu 1", "https://github.com/TobleMiner/wintron7.0/issues/2"),)),
     row("kernel-panic", FAIL, r"Kernel panic - not syncing: (?P<why>.+)", "kernel", "The kernel panicked: {why}",

@@ -131,6 +131,11 @@ class Event:
         ranked = max(named, key=lambda ln: ln.match.entry.part_rank, default=None)
         if ranked is not None and ranked.match.entry.part_rank > 0:
             return ranked.match.component
+        # A SCSI address or ATA port says less than the disk name another line of the same event gives.
+        if worst is not None and worst.match.component.startswith(("scsi:", "ata:")):
+            disk = next((ln.match.component for ln in named if ln.match.component.startswith("disk:/dev/")), None)
+            if disk:
+                return disk
         if worst is not None and worst.match.component not in GENERIC:
             return worst.match.component
         if named:

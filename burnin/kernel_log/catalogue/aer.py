@@ -50,6 +50,10 @@ TABLE = (
         "pcie:{pci}", "A PCIe link did not come up and had to be retrained at a lower speed.",
         (("pci 0000:00:1c.0: broken device, retraining non-functional downstream link at 2.5GT/s",
           "format: drivers/pci/quirks.c"),)),
+    # A driver below the reporting port that cannot take part in recovery: part of the port's report.
+    row("pcie-aer", DETAIL, r"(?P<dev>" + PCI + r"): AER: can't recover \(no error_detected callback\)",
+        examples=(("xhci_hcd 0000:97:00.0: AER: can't recover (no error_detected callback)",
+                   "https://github.com/minisforum-docs/MS-02-Ultra/issues/10"),), follows="pci"),
     # Recovery that worked, and the detail lines of a report, belong to the report's event.
     row("pcie-aer", DETAIL, r"(?P<pci>" + PCI + r"): (?:AER: )?device recovery successful", "pcie:{pci}",
         examples=(("pcieport 0000:00:01.0: AER: device recovery successful", "format: drivers/pci/pcie/err.c"),),

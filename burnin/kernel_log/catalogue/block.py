@@ -45,10 +45,18 @@ TABLE = (
         (("md/raid1:md0: Disk failure on sdb1, disabling device.", "format: drivers/md/raid1.c"),),
         keys=("disk:{disk}",)),
     row("md-disk-failed", FAIL, r"md/raid\w*:(?P<md>md\w+): (?:Cannot continue operation|not enough operational devices)",
-        "disk:{md}", "Software RAID {md} has too few working disks left.",
+        "disk:/dev/{md}", "Software RAID {md} has too few working disks left.",
         (("md/raid:md0: Cannot continue operation (2/4 failed).", "format: drivers/md/raid5.c"),)),
+    row("md-read-error", FAIL, r"md/raid\w*:(?P<md>md\w+): (?:read error not correctable|unrecoverable I/O read error)"
+        r".*? on (?P<disk>nvme\d+n\d+|[a-z]+)\w*\)?", "disk:/dev/{disk}",
+        "Software RAID {md} could not recover a read from {disk} from the other disks.",
+        (("md/raid:md2: read error not correctable (sector 2208 on sdb6).",
+          "https://github.com/1000001101000/Debian_on_Buffalo/issues/161"),), keys=("disk:{disk}",)),
+    row("md-error", DETAIL, r"^md: super_written gets error",
+        examples=(("md: super_written gets error=-5", "https://github.com/1000001101000/Debian_on_Buffalo/issues/161"),),
+        follows="disk"),
     row("md-read-error-corrected", WARN, r"md/raid\w*:(?P<md>md\w+): (?:read error corrected|redirecting sector|"
-        r"(?P<disk>[a-z]+)\w*: rescheduling sector)", ("disk:/dev/{disk}", "disk:{md}"),
+        r"(?P<disk>[a-z]+)\w*: rescheduling sector)", ("disk:/dev/{disk}", "disk:/dev/{md}"),
         "Software RAID {md} worked around a read error.",
         (("md/raid1:md127: read error corrected (8 sectors at 262144 on sda1)", "format: drivers/md/raid1.c"),)),
     row("fs-device-errors", WARN, r"BTRFS (?:error|warning) \(device [^)]*\): bdev /dev/(?P<disk>[a-z]+)\w* errs: "

@@ -91,7 +91,7 @@ class Line:
     wall: float = 0.0  # when burnin read it (monotonic); the latency of a finding is counted from here
 
 
-@dataclass
+@dataclass(eq=False)  # identity: two events with the same lines are still two events
 class Event:
     lines: list[Line] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
@@ -192,6 +192,17 @@ class EventGrouper:
         closed = [self._close(e) for e in list(self._open)]
         return [e for e in closed if e]
 
+    def _merge(self, into: Event, other: Event) -> None:
+        order = {id(ln): i for i, ln in enumerate(into.lines + other.lines)}
+        into.lines = sorted(into.lines + other.lines, key=lambda ln: (ln.seq if ln.seq is not None else 0, order[id(ln)]))
+        into.heads |= other.heads
+        into.opened_wall = min(into.opened_wall, other.opened_wall)
+        into.last_wall = max(into.last_wall, other.last_wall)
+        for key in other.keys:
+            into.keys.add(key)
+            self._by_key[key] = into
+        self._open.remove(other)
+
     # -- feeding -----------------------------------------------------------------------------------
     def feed(self, line: Line, now: float | None = None) -> list[Event]:
         """Add one line; returns the events that closed (with a severity) because of it or of time."""
@@ -199,8 +210,12 @@ class EventGrouper:
         m = line.match
         if m is None:
             return closed
-        keys = {self.aliases.get(k, k) for k in m.keys}
-        target = next((self._by_key[k] for k in keys if k in self._by_key), None)
+        keys = list(dict.fromkeys(self.aliases.get(k, k) for k in m.keys))  # in the row's order, no repeats
+        hits = list(dict.fromkeys(self._by_key[k] for k in keys if k in self._by_key))
+        target = hits[0] if hits else None
+        for other in hits[1:]:
+            # The line says two open events are about one part (the SCSI address and the disk name): one event.
+            self._merge(target, other)
         if target is None and not keys and m.entry.follows:
             prefixes = tuple(f + ":" for f in m.entry.follows.split("|"))
             target = next((e for e in reversed(self._open) if any(k.startswith(prefixes) for k in e.keys)), None)

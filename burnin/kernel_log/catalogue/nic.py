@@ -29,7 +29,11 @@ TABLE = (
         r"(?:(?P<iface>[^\s:]+) \((?P<driver>[^)]*)\): )?transmit queue (?P<queue>\d+) timed out",
         ("nic:{iface}", "nic:{ndev}", "nic"), "A network port stopped transmitting (queue {queue} timed out).",
         (("NETDEV WATCHDOG: eth0 (e1000e): transmit queue 0 timed out", E1000E_DKMS),),
-        keys=("nic:{iface}", "nic:{ndev}", "pci:{pci}")),
+        keys=("nic:{iface}", "nic:{ndev}", "pci:{pci}", "netdev-watchdog")),
+    # The watchdog's WARNING (before or after its line, by kernel version) and its stack belong to it.
+    row("nic-tx-timeout", DETAIL, r"^WARNING: CPU: \d+ PID: \d+ at (?:\S*sch_generic\.c:\d+ )?dev_watchdog",
+        examples=(("WARNING: CPU: 0 PID: 0 at net/sched/sch_generic.c:478 dev_watchdog+0x398/0x3a0",
+                   "https://github.com/raspberrypi/linux/issues/5239"),), keys=("netdev-watchdog",), opens=True),
     row("nic-hardware-hang", FAIL, DRVP + r"Detected (?:Hardware Unit Hang|Tx Unit Hang)", PART,
         "Network adapter {pci} hung (the driver detected a hardware unit hang).",
         (("e1000e 0000:00:19.0 eth0: Detected Hardware Unit Hang:", E1000E_DKMS),

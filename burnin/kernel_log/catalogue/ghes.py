@@ -23,7 +23,7 @@ TABLE = (
         "The firmware reported an uncorrected ({sev}) hardware error.",
         (("{2}[Hardware Error]: event severity: fatal", "format: drivers/firmware/efi/cper.c"),),
         keys=("ghes:{rec}",)),
-    row("hardware-error", DETAIL, R + r"\s+DIMM location: (?P<dimm>.*\S)", "dimm:{dimm}",
+    row("hardware-error", DETAIL, R + r"\s+DIMM location: (?!not present)(?P<dimm>.*\S)", "dimm:{dimm}",
         examples=(("{1}[Hardware Error]:   DIMM location: NODE 3 CPU0_DIMM_G1",
                    "https://lore.kernel.org/r/20210812152548.GA1579021@agluck-desk2.amr.corp.intel.com"),),
         keys=("ghes:{rec}",), part_rank=2),

@@ -98,12 +98,13 @@ TABLE = (
     # Register dumps and the lines of a hang report.
     row("nic-error", DETAIL, r"^\s*(?:TDH|TDT|next_to_use|next_to_clean|(?:tx_)?buffer_info\[next_to_clean\]|time_stamp|"
         r"next_to_watch|jiffies|next_to_watch\.status|MAC Status|PHY Status|PHY 1000BASE-T Status|"
-        r"PHY Extended Status|PCI Status|Tx Queue|desc\.status)(?=[\s,]|$)",
+        r"PHY Extended Status|PCI Status|Tx Queue|desc\.status)(?=[\s,:]|$)",
         examples=(("  TDH                  <5b>", "format: drivers/net/ethernet/intel/e1000e/netdev.c"),
                   ("buffer_info[next_to_clean]", "https://github.com/Avnu/OpenAvnu/issues/210")),
         follows="nic|pci"),
     row("nic-error", DETAIL, DRVP + r"(?:\s+(?:TDH|TDT|next_to_|time_stamp|jiffies|MAC Status|PHY|PCI Status|Tx Queue)|"
-        r"0x[0-9a-f]{8}: 0x|DEBUG:|tx_timeout|print_health_info|assert_var|Health|\w+ reset)",
+        r"0x[0-9a-f]{8}: 0x|DEBUG:|tx_timeout|print_health_info|assert_var|Health|\w+ reset|RXDCTL\.ENABLE|"
+        r"TXDCTL\.ENABLE)",
         PART, examples=(("tg3 0000:02:00.0 eth0: 0x00000000: 0x165f14e4, 0x00100406, 0x02000000, 0x00800010",
                          "format: drivers/net/ethernet/broadcom/tg3.c (tg3_dump_state)"),), keys=KEYS),
 )

@@ -105,6 +105,10 @@ class Event:
         return [ln for ln in self.lines if ln.match is not None and ln.match.severity is not None]
 
     @property
+    def judged_subsystems(self) -> set[str]:
+        return {ln.match.entry.subsystem for ln in self.judged}
+
+    @property
     def worst(self) -> Line | None:
         """The first line of the highest severity."""
         best = None
@@ -219,8 +223,10 @@ class EventGrouper:
         if target is None and not keys and m.entry.follows:
             prefixes = tuple(f + ":" for f in m.entry.follows.split("|"))
             target = next((e for e in reversed(self._open) if any(k.startswith(prefixes) for k in e.keys)), None)
-        # A second report from the same layer is a second event; the disk's ATA block and its SCSI block are one.
-        if target is not None and m.entry.head and m.entry.subsystem in target.heads:
+        # A report beginning where the same layer's report (its first line or its judged line) is already open
+        # is a second event; the disk's ATA block and its SCSI block are one.
+        if target is not None and m.entry.head and (m.entry.subsystem in target.heads
+                                                    or m.entry.subsystem in target.judged_subsystems):
             done = self._close(target)
             if done:
                 closed.append(done)

@@ -34,7 +34,10 @@ TABLE = (
         (("Memory cgroup out of memory: Killed process 1234 (java) total-vm:8001208kB, anon-rss:2098176kB, "
           "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4544kB oom_score_adj:0", "format: mm/oom_kill.c"),),
         keys=("oom",)),
-    row("oom-kill", DETAIL, r"invoked oom-killer: |^oom-kill:constraint=|^oom_reaper: reaped process",
+    row("oom-kill", DETAIL, r"invoked oom-killer: ",
+        examples=(("uwsgi invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=986",
+                   "https://github.com/reportportal/kubernetes/issues/203"),), keys=("oom",), head=True),
+    row("oom-kill", DETAIL, r"^oom-kill:constraint=|^oom_reaper: reaped process|^Killed process \d+ \(",
         examples=(("oom_reaper: reaped process 3044 (stress-ng), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
-                   "format: mm/oom_kill.c"),), keys=("oom",), opens=True),
+                   "format: mm/oom_kill.c"),), keys=("oom",)),
 )

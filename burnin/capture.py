@@ -166,6 +166,10 @@ def capture(out: str | Path, module_classes: Mapping[str, type]) -> dict[str, An
             tree.place(path)
     meta = workdir / CAPTURE_DIR
     meta.mkdir()
+    from burnin.kernel_log.kmsg import save_kernel_log
+
+    # The kernel log is a stream, not a file: saved in /dev/kmsg's format for `check --sysroot` to judge.
+    kernel_log_records = save_kernel_log(meta / "kmsg.txt")
     commands = [{**result.to_record(), "stdout": result.stdout, "stderr": result.stderr}
                 for result in host.commands_run or ()]
     (meta / "commands.json").write_text(json.dumps(commands, indent=1))
@@ -177,6 +181,7 @@ def capture(out: str | Path, module_classes: Mapping[str, type]) -> dict[str, An
         "files_copied": tree.files,
         "commands": [c["argv"] for c in commands],
         "modules": outcomes,
+        "kernel_log_records": kernel_log_records,
     }
     (meta / "manifest.json").write_text(json.dumps(manifest, indent=1))
     if as_tar:

@@ -529,6 +529,53 @@ smart.help += "\n\n" + EXIT_CODES_HELP
 
 
 @main.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@friendly_errors
+def kmsg(file: str, as_json: bool) -> None:
+    """Judge a saved kernel log FILE (`dmesg`, `dmesg -T`, `journalctl -k`, kern.log, or `-` for stdin) with the
+    kernel-log catalogue of a live run: paste the seller's log before you travel."""
+    from burnin.errors import UsageError
+    from burnin.kernel_log.offline import judge_text
+    from burnin.model import Verdict, exit_code_for
+
+    try:
+        if file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(file, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read the kernel log: {exc.strerror or exc}", file=file) from exc
+    if "\0" in text[:4096]:
+        raise UsageError("not a text kernel log (binary data); save it with `dmesg > FILE` or `journalctl -k > FILE`",
+                         file=file)
+    result = judge_text(text.splitlines())
+    if result.lines == 0:
+        raise UsageError("no kernel log lines in this file", file=file)
+    verdict = {"fail": Verdict.FAIL, "warn": Verdict.WARN}.get(getattr(result.worst, "value", ""), Verdict.PASS)
+    if as_json:
+        click.echo(json.dumps({"verdict": verdict.value, "lines": result.lines, "findings": [
+            {"severity": f.severity.value, "component": f.component, "code": f.code, "message": f.message,
+             "evidence": f.evidence} for f in result.findings]}, indent=2))
+    else:
+        click.echo(f"{verdict.value:<5} {file}: {result.lines} kernel lines, {len(result.findings)} hardware-error "
+                   f"event(s)")
+        for f in result.findings:
+            click.echo(f"      {f.severity.value.upper()} {f.component} {f.code}: {f.message}")
+            for line in f.evidence["lines"][:8]:
+                click.echo(f"          | {line}")
+            if len(f.evidence["lines"]) > 8:
+                click.echo(f"          | ... {len(f.evidence['lines']) - 8} more line(s)")
+            if f.evidence.get("unmapped"):
+                click.echo(f"          (part not mapped: {f.evidence['unmapped']})")
+    sys.exit(exit_code_for(verdict))
+
+
+kmsg.help += "\n\n" + EXIT_CODES_HELP
+
+
+@main.command()
 @click.argument("out", type=click.Path())
 @friendly_errors
 def capture(out: str) -> None:

@@ -1,325 +1,156 @@
 """The kernel log, followed live: hardware errors the kernel reports while the machine is under test.
 
-It reads /dev/kmsg (one record per read(): "prio,seq,usec,flags;message", continuation lines " KEY=value").
-- check(): reads everything the kernel still holds since boot, counts hardware-error lines already logged and
-  WARNs `kernel-errors-before-run` with counts per kind and a few example lines; remembers where it stopped.
-- run(): polls the log and turns every new matching line into a finding within about a second.
+It reads /dev/kmsg (one record per read(): "prio,seq,usec,flags;message", continuation lines " KEY=value") and
+judges every line through the catalogue in burnin/kernel_log/catalogue/ (one table per subsystem: MCE, GHES,
+EDAC, memory failure and OOM, PCIe AER, ATA, SCSI, block/md, NVMe, RAID/HBA, NIC, GPU, IPMI, lockups/panics/
+thermal). The lines of one report (an ATA exception block, a SCSI sense block, a GHES record, an MCE with its
+detail, an AER header with its status lines) are grouped into one event (burnin.kernel_log.judge), and an event
+is one finding whose evidence carries every raw line. The part is named with the inventory (the disk and its
+serial, the PCIe slot, the DIMM slot, the controller, the interface) or the finding says what it could not map.
+- check(): reads everything the kernel still holds since boot, counts the hardware-error events already logged
+  and WARNs `kernel-errors-before-run` with counts per kind and a few examples; remembers where it stopped. On a
+  capture (--sysroot), it judges the kernel log the capture saved (.burnin-capture/kmsg.txt) the same way.
+- run(): polls the log and turns every new event into a finding within about a second.
 - finish(): reads what is left, and sums up floods.
 
-Every line is judged by ONE table, `PATTERNS`: machine checks, EDAC and firmware (GHES) memory errors, PCIe AER,
-disk I/O errors, ATA link resets and failed commands, NVMe timeouts and controller resets, SCSI sense errors, NIC
-link drops and transmit timeouts, CPU thermal throttling, soft/hard lockups, hung tasks and OOM kills. The first
-matching row wins; rows with no severity mark detail lines of a report that another row already judged.
-
-What makes it FAIL: any row of FAIL severity matching a line written during the run: an uncorrected machine
-check, an uncorrected memory error, an uncorrectable PCIe error, a disk I/O error, a failed ATA command, an NVMe
-timeout or controller reset, a SCSI medium/hardware error, a NIC transmit timeout, a soft or hard lockup.
+What makes it FAIL: an event of FAIL severity written during the run (the catalogue's rule: data lost or a
+device given up on, e.g. an uncorrected machine check or memory error, an unrecovered PCIe error, an
+uncorrectable media error, a controller in firmware fault, a disk or NIC that vanished, a lockup).
 
 Only kernel messages are judged: lines that userspace wrote into /dev/kmsg (facility other than 0, see the
 kernel's Documentation/ABI/testing/dev-kmsg) could be forged by any root process and are ignored unless the
 setting `userspace_lines` is on (the live test uses it to inject lines). The same (code, component) is reported
-at most `max_findings_per_code` times; the rest are counted into one summary finding.
+at most `max_findings_per_code` times; the rest are counted into one summary finding. Records the kernel
+overwrote before burnin read them (EPIPE) are journalled as a note with how many were lost.
 
 Link lines about a port that burnin itself moved or brought up or down moments before (the network module
 announces each change, burnin.tools.netns.announce_change) are noted, not judged.
 
-Unreadable /dev/kmsg (not root, a container) or a captured tree (--sysroot) -> probe unavailable.
+Unreadable /dev/kmsg (not root, a container), or a captured tree without a saved log -> probe unavailable.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import re
 import select
-import string
+import time
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
 
+from burnin.host import CAPTURE_DIR
+from burnin.kernel_log.catalogue import CATALOGUE
+from burnin.kernel_log.judge import Event, EventGrouper, Line, classify, evidence_of, group_lines, split_lines
+from burnin.kernel_log.kmsg import KmsgRecord, parse_record, read_available
+from burnin.kernel_log.parts import describe_part, event_aliases, name_part
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 from burnin.tools import netns
 
+__all__ = ["CATALOGUE", "KernelLogModule", "KmsgRecord", "classify", "parse_record", "summarize_before_run",
+           "read_available", "finding_of", "SAVED_LOG"]
+
 KMSG = "/dev/kmsg"
-READ_SIZE = 16384  # larger than the kernel's biggest record (8 KiB); a smaller buffer fails with EINVAL
+SAVED_LOG = f"{CAPTURE_DIR}/kmsg.txt"  # where `burnin capture` saves the kernel log, in /dev/kmsg's format
 POLL_MS = 250  # how long run() waits for a record before looking at ctx.stopping() again
 BEFORE_RUN_EXAMPLES = 5
 OWN_CHANGE_CODES = ("nic-link-down",)  # codes of lines that burnin's own port moves cause
 
 FAIL, WARN = Severity.FAIL, Severity.WARN
 
-_PCI = r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]"
-
 
 @dataclass(frozen=True)
-class Pattern:
-    """One row of the table: what a matching line means."""
+class JudgedEvent:
+    """An event as a finding says it: severity, part, code, sentence, evidence."""
 
-    code: str
-    severity: Severity | None  # None: a detail line of a report judged by another row; never a finding
-    regex: re.Pattern
-    components: tuple[str, ...]  # templates over the regex's named groups; the first whose fields all matched
-    message: str  # one sentence; may use the regex's named groups
-
-
-def _p(code: str, severity: Severity | None, regex: str, components: tuple[str, ...] = ("kernel",),
-       message: str = "") -> Pattern:
-    return Pattern(code, severity, re.compile(regex), components, message)
-
-
-# First match wins, so specific rows come before general ones.
-PATTERNS: tuple[Pattern, ...] = (
-    # -- machine checks (x86 mce, AMD decoder, firmware-first GHES) ------------------------------------------
-    # "CPU 2: Machine Check: 0 Bank 6: cc59dec000041152": MCi_STATUS is printed as 16 hex digits, so its first
-    # digit holds bits 63..60; bit 61 (UC) is set for digits 2,3,6,7,a,b,e,f: the error was NOT corrected.
-    _p("machine-check", FAIL,
-       r"CPU (?P<cpu>\d+): Machine Check(?: Exception)?: (?P<mcg>\w+) Bank (?P<bank>\d+): "
-       r"(?P<status>[2367abef][0-9a-f]{15})\b",
-       ("cpu:{cpu}",), "CPU {cpu} reported an uncorrected machine-check error in bank {bank}."),
-    _p("machine-check-corrected", WARN,
-       r"CPU (?P<cpu>\d+): Machine Check(?: Exception)?: (?P<mcg>\w+) Bank (?P<bank>\d+): (?P<status>[0-9a-f]{16})\b",
-       ("cpu:{cpu}",), "CPU {cpu} reported a corrected machine-check error in bank {bank}."),
-    # The kernel prints this line when its machine-check handler has logged events, corrected ones included (from
-    # CMCI or polling), and the line carries no severity: that is in mcelog/rasdaemon's records. Uncorrected
-    # errors print lines of their own (above and below, "Memory failure: ...", or a panic).
-    _p("machine-check-logged", WARN, r"Machine check events logged", ("cpu",),
-       "The CPU logged machine-check events (hardware errors, perhaps corrected ones); run mcelog or rasdaemon "
-       "for their severity and source."),
-    _p("machine-check", FAIL,
-       r"Machine check: (?P<reason>.+)|Fatal [Mm]achine check|Uncorrected hardware memory error",
-       ("cpu",), "The CPU reported an uncorrected machine-check error."),
-    # AMD's decoder (edac_mce_amd): "CPU:0 (17:31:0) MC255_STATUS[-|CE|-|-|AddrV|-|-|-]", where UE/CE says
-    # uncorrected/corrected; the plain-text lines it prints around it describe the same event.
-    _p("machine-check", FAIL,
-       r"\[Hardware Error\]: CPU:? ?(?P<cpu>\d+)\s+\([0-9a-f:]+\) MC(?P<bank>\d+)_STATUS\[[^\]]*\|UE\|",
-       ("cpu:{cpu}",), "CPU {cpu} reported an uncorrected machine-check error in bank {bank}."),
-    _p("machine-check-corrected", WARN,
-       r"\[Hardware Error\]: CPU:? ?(?P<cpu>\d+)\s+\([0-9a-f:]+\) MC(?P<bank>\d+)_STATUS\[[^\]]*\|CE\|",
-       ("cpu:{cpu}",), "CPU {cpu} reported a corrected machine-check error in bank {bank}."),
-    _p("machine-check", None,
-       r"\[Hardware Error\]: (?:Corrected error|Uncorrected|Deferred error|(?:Error Status: )?System Fatal error)"),
-    _p("hardware-error-corrected", WARN, r"\{(?P<record>\d+)\}\[Hardware Error\]: event severity: corrected",
-       ("platform",), "The firmware reported a corrected hardware error."),
-    _p("hardware-error-uncorrected", FAIL,
-       r"\{(?P<record>\d+)\}\[Hardware Error\]: event severity: (?P<sev>recoverable|fatal)",
-       ("platform",), "The firmware reported an uncorrected ({sev}) hardware error."),
-    # -- memory --------------------------------------------------------------------------------------------
-    _p("edac-uncorrected", FAIL,
-       r"EDAC MC(?P<mc>\d+): (?P<count>\d+) UE (?P<what>.*?)(?: on (?P<label>[^\s(]+))?(?: \(|$)",
-       ("dimm:{label}", "memory:mc{mc}"), "The memory controller reported {count} uncorrected memory error(s)."),
-    _p("edac-corrected", WARN,
-       r"EDAC MC(?P<mc>\d+): (?P<count>\d+) CE (?P<what>.*?)(?: on (?P<label>[^\s(]+))?(?: \(|$)",
-       ("dimm:{label}", "memory:mc{mc}"), "The memory controller corrected {count} memory error(s)."),
-    _p("edac-uncorrected", FAIL, r"EDAC MC(?P<mc>\d+): UE\b(?:.*?\"(?P<label>[^\"-][^\"]*)\")?",
-       ("dimm:{label}", "memory:mc{mc}"), "The memory controller reported an uncorrected memory error."),
-    _p("edac-corrected", WARN, r"EDAC MC(?P<mc>\d+): CE\b(?:.*?\"(?P<label>[^\"-][^\"]*)\")?",
-       ("dimm:{label}", "memory:mc{mc}"), "The memory controller corrected a memory error."),
-    _p("memory-failure", FAIL,
-       r"Memory failure: (?P<pfn>0x[0-9a-f]+): (?:recovery action|Sending SIGBUS|Killing)",
-       ("memory:page {pfn}",), "The kernel took a memory page out of use after an uncorrected memory error."),
-    # -- PCIe AER (kernels before 6.x say Corrected/Uncorrected, later ones Correctable/Uncorrectable) -------------
-    _p("pcie-aer-correctable", WARN,
-       r"(?:(?P<pci>" + _PCI + r"): )?(?:AER: )?PCIe Bus Error: severity=Correct(?:ed|able)",
-       ("pcie:{pci}", "pcie"), "A PCIe link reported a corrected error."),
-    _p("pcie-aer-uncorrectable", FAIL,
-       r"(?:(?P<pci>" + _PCI + r"): )?(?:AER: )?PCIe Bus Error: severity=(?P<sev>Uncorrect\w+ \(\S+\)|Uncorrect\w+)",
-       ("pcie:{pci}", "pcie"), "A PCIe link reported an uncorrectable error ({sev})."),
-    # -- disks ---------------------------------------------------------------------------------------------
-    # Errors on virtual block devices repeat what the disk below them already reported.
-    _p("disk-io-error", None, r"error, dev (?:loop|ram|zram|nbd|dm-|md)\d*, sector"),
-    # Optical and floppy drives: often a BMC's empty virtual media, not a fault of the machine.
-    _p("removable-io-error", WARN,
-       r"(?P<kind>critical [\w ]+ error|I/O error|timeout error), dev (?P<disk>(?:sr|fd)\d+), sector (?P<sector>\d+)",
-       ("disk:/dev/{disk}",), "Reading the removable drive /dev/{disk} failed (often an empty virtual drive)."),
-    _p("disk-io-error", FAIL,
-       r"(?P<kind>critical [\w ]+ error|I/O error|timeout error), dev (?P<disk>[^\s,]+), sector (?P<sector>\d+)",
-       ("disk:/dev/{disk}",), "Disk /dev/{disk} failed an I/O at sector {sector} ({kind})."),
-    _p("nvme-io-error", FAIL,
-       r"(?P<ns>nvme\d+n\d+): I/O Cmd\((?P<op>0x[0-9a-f]+)\) @ LBA (?P<lba>\d+), (?P<blocks>\d+) blocks, "
-       r"(?P<status>.+)",
-       ("disk:/dev/{ns}",), "NVMe namespace /dev/{ns} failed an I/O at LBA {lba}."),
-    _p("ata-command-failed", FAIL, r"(?P<port>ata\d+)(?:\.(?P<dev>\d+))?: failed command: (?P<cmd>.+)",
-       ("ata:{port}",), "A command to the drive on {port} failed ({cmd})."),
-    _p("ata-link-reset", WARN, r"(?P<port>ata\d+)(?:\.\d+)?: (?:hard resetting link|COMRESET failed)",
-       ("ata:{port}",), "The SATA link on {port} had to be reset."),
-    _p("ata-link-slowed", WARN, r"(?P<port>ata\d+)(?:\.\d+)?: limiting SATA link speed to (?P<speed>\S+ Gbps)",
-       ("ata:{port}",), "The SATA link on {port} was slowed to {speed} after errors."),
-    _p("nvme-timeout", WARN,
-       r"nvme (?P<ctrl>nvme\d+): I/O (?P<tag>\d+) (?:\([^)]*\) )?QID (?P<qid>\d+) timeout, completion polled",
-       ("nvme:{ctrl}",), "NVMe controller {ctrl} missed an interrupt (I/O completed only when polled)."),
-    _p("nvme-timeout", FAIL, r"nvme (?P<ctrl>nvme\d+): I/O (?P<tag>\d+) (?:\([^)]*\) )?QID (?P<qid>\d+) timeout",
-       ("nvme:{ctrl}",), "NVMe controller {ctrl} timed out on an I/O (queue {qid})."),
-    _p("nvme-controller-reset", FAIL,
-       r"nvme (?P<ctrl>nvme\d+): "
-       r"(?:resetting controller|controller is down; will reset|Device not ready; aborting reset)",
-       ("nvme:{ctrl}",), "NVMe controller {ctrl} stopped responding and was reset."),
-    _p("nvme-controller-lost", FAIL, r"nvme (?P<ctrl>nvme\d+): Removing after probe failure",
-       ("nvme:{ctrl}",), "NVMe controller {ctrl} failed and was removed."),
-    _p("scsi-sense-error", FAIL,
-       # Kernels built without SCSI_CONSTANTS print the sense key as a number: 0x3 medium, 0x4 hardware.
-       r"\[(?P<disk>sd[a-z]+)\] (?:tag#\d+ )?Sense Key : (?P<key>Medium Error|Hardware Error|0x3|0x4)\b",
-       ("disk:/dev/{disk}",), "Disk /dev/{disk} reported a media or hardware error (sense key: {key})."),
-    _p("scsi-device-offlined", FAIL, r"sd (?P<hctl>[\d:]+): (?:\[(?P<disk>sd[a-z]+)\] )?Device offlined",
-       ("disk:/dev/{disk}", "scsi:{hctl}"), "A disk stopped responding and was taken offline."),
-    _p("scsi-task-abort", WARN, r"(?:sd (?P<hctl>[\d:]+)|mptscsih: (?P<ioc>ioc\d+)): attempting task abort",
-       ("scsi:{hctl}", "scsi:{ioc}"), "A SCSI/SAS command hung and was aborted."),
-    # -- network -------------------------------------------------------------------------------------------
-    _p("nic-tx-timeout", FAIL,
-       r"(?:(?P<pci>" + _PCI + r") (?P<ndev>[^\s:]+): )?NETDEV WATCHDOG: (?:CPU: \d+: )?"
-       r"(?:(?P<iface>[^\s:]+) \((?P<driver>[^)]*)\): )?transmit queue (?P<queue>\d+) timed out",
-       ("nic:{iface}", "nic:{ndev}", "nic"), "A network port stopped transmitting (queue {queue} timed out)."),
-    _p("nic-hardware-hang", FAIL,
-       r"^(?P<driver>\S+) (?P<pci>" + _PCI + r") (?P<iface>[^\s:]+): Detected Hardware Unit Hang",
-       ("nic:{iface}",), "Network port {iface} hung (the driver detected a hardware unit hang)."),
-    _p("nic-link-down", WARN,
-       r"^(?P<driver>\S+) (?P<pci>" + _PCI + r") (?P<iface>[^\s:]+): (?:.*\s)?(?:NIC )?[Ll]ink (?:is )?[Dd]own",
-       ("nic:{iface}",), "Network port {iface} lost its link."),
-    # e1000 (QEMU's and many older Intel NICs) names only the interface: "e1000: eth1 NIC Link is Down".
-    _p("nic-link-down", WARN, r"^(?P<driver>e1000|e100|ixgb|tg3|bnx2|r8169|atl1c?): (?P<iface>[^\s:]+):? NIC Link is Down",
-       ("nic:{iface}",), "Network port {iface} lost its link."),
-    # -- CPU -----------------------------------------------------------------------------------------------
-    _p("cpu-thermal-throttle", WARN,
-       r"CPU(?P<cpu>\d+): (?P<scope>Core|Package) temperature above threshold, (?:cpu|CPU) clock throttled",
-       ("cpu:{cpu}",), "CPU {cpu} was throttled because its {scope} temperature crossed the limit."),
-    _p("soft-lockup", FAIL, r"soft lockup - CPU#(?P<cpu>\d+) stuck for (?P<secs>\d+)s",
-       ("cpu:{cpu}",), "CPU {cpu} was stuck for {secs} s (soft lockup)."),
-    _p("hard-lockup", FAIL, r"Watchdog detected hard LOCKUP on cpu (?P<cpu>\d+)|Watchdog CPU:(?P<cpu2>\d+) Hard LOCKUP",
-       ("cpu:{cpu}", "cpu:{cpu2}"), "A CPU stopped responding to interrupts (hard lockup)."),
-    _p("rcu-stall", WARN, r"(?:rcu: )?INFO: (?P<flavor>rcu_\w+) (?:self-)?detected stalls? on CPU",
-       ("kernel",), "The kernel detected a CPU stall ({flavor})."),
-    # -- system --------------------------------------------------------------------------------------------
-    _p("hung-task", WARN, r"INFO: task (?P<task>.+):(?P<pid>\d+) blocked for more than (?P<secs>\d+) seconds",
-       ("task:{task}",), "Task {task} was blocked for more than {secs} s."),
-    _p("oom-kill", WARN, r"^Out of memory: Kill(?:ed)? process (?P<pid>\d+) \((?P<comm>[^)]*)\)",
-       ("memory",), "The kernel ran out of memory and killed {comm} (pid {pid})."),
-)
-
-
-# -- records ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class KmsgRecord:
-    """One /dev/kmsg record."""
-
-    facility: int  # 0 = kernel; userspace writes get 1 (user) or more
-    level: int  # 0 emerg .. 7 debug
-    seq: int
-    usec: int  # since boot
-    message: str
-    context: Mapping[str, str] = field(default_factory=dict)  # continuation lines: SUBSYSTEM=, DEVICE=
-
-    @property
-    def time_s(self) -> float:
-        return self.usec / 1e6
-
-
-@dataclass(frozen=True)
-class Match:
-    pattern: Pattern
+    severity: Severity
     component: str
+    code: str
     message: str
-    fields: Mapping[str, str]
+    evidence: Mapping[str, Any]
 
 
-def parse_record(data: bytes) -> KmsgRecord | None:
-    """b"6,339,5140900,-;NET: Registered protocol family 10\\n SUBSYSTEM=net\\n" -> KmsgRecord; None if malformed."""
-    text = data.decode("utf-8", errors="replace")
-    head, sep, rest = text.partition(";")
-    if not sep:
-        return None
-    fields = head.split(",")
-    try:
-        prio, seq, usec = int(fields[0]), int(fields[1]), int(fields[2])
-    except (IndexError, ValueError):
-        return None
-    lines = rest.split("\n")
-    context = {}
-    for line in lines[1:]:
-        if line.startswith(" ") and "=" in line:
-            key, _, value = line[1:].partition("=")
-            context[key] = value
-    return KmsgRecord(prio >> 3, prio & 7, seq, usec, lines[0], context)
+def finding_of(event: Event, inventory: Any = None) -> JudgedEvent:
+    """The finding an event becomes: the worst line decides code and severity; the part is named with the
+    inventory, or the evidence says which part could not be mapped."""
+    worst = event.worst
+    assert worst is not None and worst.match is not None
+    component, part, unmapped = name_part(event.component, inventory)
+    evidence = evidence_of(event)
+    if part:
+        evidence["part"] = part
+    if unmapped:
+        evidence["unmapped"] = unmapped
+    message = worst.match.message or f"The kernel reported {worst.match.code}."
+    if "?" in message and event.component != worst.match.component:
+        message = f"The kernel reported {worst.match.code} on {event.component}."
+    suffix = describe_part(part)
+    if suffix:
+        message = message.rstrip(".") + suffix + "."
+    return JudgedEvent(worst.match.severity, component, worst.match.code, message, evidence)
 
 
-class _Fields(dict):
-    def __missing__(self, key: str) -> str:
-        return "?"
+def _line_of(record: KmsgRecord, text: str, now: float = 0.0) -> Line:
+    return Line(text, record.time_s, record.seq, record.level, record.facility, record.context, classify(text), now)
 
 
-def _fill(template: str, groups: Mapping[str, str | None]) -> str:
-    return string.Formatter().vformat(template, (), _Fields({k: v for k, v in groups.items() if v is not None}))
-
-
-def _template_fields(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
-def classify(message: str, patterns: tuple[Pattern, ...] = PATTERNS) -> Match | None:
-    """The first table row matching the line; None when no row does."""
-    for pattern in patterns:
-        m = pattern.regex.search(message)
-        if not m:
-            continue
-        groups = {k: v for k, v in m.groupdict().items() if v is not None}
-        component = next(
-            (_fill(t, groups) for t in pattern.components if all(f in groups for f in _template_fields(t))),
-            "kernel",
-        )
-        return Match(pattern, component, _fill(pattern.message, groups), groups)
-    return None
+def record_lines(record: KmsgRecord, now: float = 0.0) -> list[Line]:
+    return [_line_of(record, text, now) for text in split_lines(record.message)]
 
 
 @dataclass(frozen=True)
 class BeforeRun:
-    counts: Counter  # code -> lines
+    counts: Counter  # code -> events
     fail_kinds: tuple[str, ...]  # codes of FAIL severity among them
-    examples: tuple[Mapping[str, Any], ...]  # the first line of each kind, at most BEFORE_RUN_EXAMPLES
+    examples: tuple[Mapping[str, Any], ...]  # the first event of each kind, at most BEFORE_RUN_EXAMPLES
 
 
-def summarize_before_run(records) -> BeforeRun:
-    """Hardware-error lines the kernel logged before the run: counts per code and one example of each."""
+def summarize_before_run(records: Iterable[KmsgRecord], inventory: Any = None) -> BeforeRun:
+    """Hardware-error events the kernel logged before the run: counts per code and one example of each."""
+    lines = [ln for record in records for ln in record_lines(record)]
     counts: Counter = Counter()
     fail_kinds: list[str] = []
     examples: list[dict[str, Any]] = []
-    for record in records:
-        match = classify(record.message)
-        if match is None or match.pattern.severity is None:
-            continue
-        code = match.pattern.code
-        counts[code] += 1
-        if match.pattern.severity is FAIL and code not in fail_kinds:
-            fail_kinds.append(code)
+    for event in group_lines(lines, event_aliases(inventory) if inventory is not None else None):
+        judged = finding_of(event, inventory)
+        counts[judged.code] += 1
+        if judged.severity is FAIL and judged.code not in fail_kinds:
+            fail_kinds.append(judged.code)
         # One example per kind, so a flood of one kind does not hide the others.
-        if counts[code] == 1 and len(examples) < BEFORE_RUN_EXAMPLES:
-            examples.append({"kernel_time_s": round(record.time_s, 6), "line": record.message})
+        if counts[judged.code] == 1 and len(examples) < BEFORE_RUN_EXAMPLES:
+            example = {"line": judged.evidence["line"], "component": judged.component,
+                       "severity": judged.severity.value}
+            if "kernel_time_s" in judged.evidence:
+                example["kernel_time_s"] = judged.evidence["kernel_time_s"]
+            if len(event.lines) > 1:
+                example["lines"] = judged.evidence["lines"]
+            examples.append(example)
     return BeforeRun(counts, tuple(fail_kinds), tuple(examples))
 
 
-def read_available(fd: int) -> Iterator[tuple[str, object]]:
-    """Everything /dev/kmsg has for this reader now: ("record", bytes) items, and ("overrun", None) when records
-    were overwritten before we read them (EPIPE; the kernel moves us to the oldest record still held)."""
-    while True:
-        try:
-            data = os.read(fd, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:
-                yield "overrun", None
-                continue
-            if exc.errno == errno.EINTR:
-                continue
-            raise
-        if not data:
-            return
-        yield "record", data
+def read_saved_log(path: Path) -> list[KmsgRecord]:
+    """The records of a saved /dev/kmsg copy (one record per line, continuation lines start with a space)."""
+    records: list[KmsgRecord] = []
+    chunk: list[str] = []
+    for line in path.read_text(errors="replace").split("\n") + [""]:
+        if line.startswith(" ") and chunk:
+            chunk.append(line)
+            continue
+        if chunk:
+            record = parse_record("\n".join(chunk))
+            if record is not None:
+                records.append(record)
+        chunk = [line] if line else []
+    return records
 
 
 # -- the module ------------------------------------------------------------------------------------
 class KernelLogModule(Module):
     name = "kernel-log"
-    summary = "follows the kernel log for hardware errors: machine checks, ECC, PCIe, disk, NVMe, NIC, lockups"
-    needs = ("root (to read /dev/kmsg)", "a live host")
+    summary = ("follows the kernel log for hardware errors through a catalogue of driver messages: machine checks, "
+               "ECC, PCIe, disk, NVMe, RAID/HBA, NIC, GPU, lockups")
+    needs = ("root (to read /dev/kmsg)", "a live host, or a capture with its saved kernel log")
     stress = False
     settings = {
         "max_findings_per_code": 20,  # per (code, component); the rest are counted into one summary
@@ -335,10 +166,17 @@ class KernelLogModule(Module):
         self._emitted: Counter = Counter()  # (code, component) -> findings emitted
         self._suppressed: dict[tuple[str, str], dict[str, Any]] = {}  # pending summaries
         self._overruns = 0
+        self._grouper: EventGrouper | None = None
+        self._inventory: Any = None
 
     # -- plumbing --------------------------------------------------------------------------------------
+    def _saved_log(self) -> Path:
+        return self.host.path("/" + SAVED_LOG)
+
     def probe(self) -> Probe:
         if not self.host.live:
+            if self._saved_log().is_file():
+                return Probe.ok()
             return Probe.unavailable("no kernel log in a captured tree")
         try:
             fd = os.open(self.host.path(KMSG), os.O_RDONLY | os.O_NONBLOCK)
@@ -361,7 +199,8 @@ class KernelLogModule(Module):
             self._fd = None
 
     def _records(self, ctx: ModuleContext) -> Iterator[KmsgRecord]:
-        """New records, in order, skipping any at or before the last one seen."""
+        """New records, in order, skipping any at or before the last one seen. An overrun (records the kernel
+        overwrote before we read them) is journalled with how many were lost."""
         overrun = False
         for kind, data in read_available(self._open()):
             if kind == "overrun":
@@ -384,21 +223,33 @@ class KernelLogModule(Module):
     def _judged(self, record: KmsgRecord) -> bool:
         return record.facility == 0 or bool(self.config["userspace_lines"])
 
+    def _grouper_for(self, ctx: ModuleContext) -> EventGrouper:
+        if self._grouper is None:
+            self._inventory = getattr(ctx, "inventory", None)
+            self._grouper = EventGrouper(event_aliases(self._inventory) if self._inventory is not None else None)
+        return self._grouper
+
     # -- phases ----------------------------------------------------------------------------------------
     def check(self, ctx: ModuleContext) -> None:
         if not self.host.live:
-            raise Skip("no kernel log in a captured tree")
-        records = list(self._records(ctx))
+            saved = self._saved_log()
+            if not saved.is_file():
+                raise Skip("no kernel log in a captured tree")
+            records = read_saved_log(saved)
+            where = f"the capture's saved kernel log ({SAVED_LOG})"
+        else:
+            records = list(self._records(ctx))
+            where = "the kernel log"
         first_seq = records[0].seq if records else None
-        ctx.note("kernel log read up to the start of the run", records=len(records), first_seq=first_seq,
-                 last_seq=self._last_seq)
+        ctx.note(f"{where} read up to the start of the run", records=len(records), first_seq=first_seq,
+                 last_seq=records[-1].seq if records else None)
         # Only real kernel lines count here, whatever `userspace_lines` says: lines injected by earlier test runs
         # are no evidence about this machine's history.
-        before = summarize_before_run(r for r in records if r.facility == 0)
+        before = summarize_before_run((r for r in records if r.facility == 0), getattr(ctx, "inventory", None))
         if before.counts:
             ctx.warn(
                 "kernel", "kernel-errors-before-run",
-                f"The kernel logged {sum(before.counts.values())} hardware-error message(s) before this run "
+                f"The kernel logged {sum(before.counts.values())} hardware-error event(s) before this run "
                 f"({', '.join(f'{code} x{n}' for code, n in before.counts.most_common())}); they may come from "
                 f"earlier use of this machine.",
                 {"counts": dict(before.counts), "fail_kinds": list(before.fail_kinds),
@@ -408,19 +259,27 @@ class KernelLogModule(Module):
             )
 
     def run(self, ctx: ModuleContext) -> None:
+        if not self.host.live:
+            raise Skip("no live kernel log in a captured tree")
         fd = self._open()
         if self._last_seq is None:
             # No baseline from check(): start after the last record the kernel holds now.
             os.lseek(fd, 0, os.SEEK_END)
         poller = select.poll()
         poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR)
+        grouper = self._grouper_for(ctx)
         while not ctx.stopping():
-            if poller.poll(POLL_MS):
+            deadline = grouper.next_deadline()
+            wait_ms = POLL_MS if deadline is None else max(0, min(POLL_MS, int((deadline - time.monotonic()) * 1000) + 1))
+            if poller.poll(wait_ms):
                 self._drain(ctx)
+            self._emit(ctx, grouper.expire(time.monotonic()))
         self._drain(ctx)
         self.summarize_floods(ctx)
 
     def finish(self, ctx: ModuleContext) -> None:
+        if not self.host.live:
+            raise Skip("no live kernel log in a captured tree")
         if self._fd is None and self._last_seq is None:
             raise Skip("the kernel log was not followed (check and run did not run)")
         self._drain(ctx)
@@ -435,54 +294,56 @@ class KernelLogModule(Module):
             if self._judged(record):
                 self.judge_record(ctx, record)
 
-    def judge_record(self, ctx: ModuleContext, record: KmsgRecord) -> None:
-        """Turn one new record into a finding, or count it into a flood summary."""
-        match = classify(record.message)
-        if match is None or match.pattern.severity is None:
-            return
-        own = self._own_change(match)
-        if own is not None:
-            ctx.note(f"kernel line about {own}, which burnin itself changed moments before: not judged",
-                     line=record.message, code=match.pattern.code, seq=record.seq)
-            return
-        key = (match.pattern.code, match.component)
-        evidence = {
-            "line": record.message,
-            "kernel_time_s": round(record.time_s, 6),
-            "seq": record.seq,
-            "level": record.level,
-            "facility": record.facility,
-            **{f"field_{k}": v for k, v in match.fields.items()},
-        }
-        if record.context:
-            evidence["context"] = dict(record.context)
-        if self._emitted[key] < int(self.config["max_findings_per_code"]):
-            self._emitted[key] += 1
-            ctx.finding(match.pattern.severity, match.component, match.pattern.code, match.message, evidence)
-            return
-        pending = self._suppressed.setdefault(
-            key, {"severity": match.pattern.severity, "count": 0, "first_line": record.message,
-                  "first_kernel_time_s": evidence["kernel_time_s"]})
-        pending["count"] += 1
-        pending["last_line"] = record.message
-        pending["last_kernel_time_s"] = evidence["kernel_time_s"]
+    def judge_record(self, ctx: ModuleContext, record: KmsgRecord, now: float | None = None) -> None:
+        """Feed one new record's lines into the open events; events that closed become findings."""
+        grouper = self._grouper_for(ctx)
+        now = time.monotonic() if now is None else now
+        for line in record_lines(record, now):
+            own = self._own_change(line)
+            if own is not None:
+                ctx.note(f"kernel line about {own}, which burnin itself changed moments before: not judged",
+                         line=line.text, code=line.match.code, seq=record.seq)  # type: ignore[union-attr]
+                continue
+            self._emit(ctx, grouper.feed(line, now))
 
-    def _own_change(self, match: Match) -> str | None:
+    def flush(self, ctx: ModuleContext) -> None:
+        """Close every open event now (the end of a phase)."""
+        if self._grouper is not None:
+            self._emit(ctx, self._grouper.flush())
+
+    def _emit(self, ctx: ModuleContext, events: list[Event]) -> None:
+        for event in events:
+            judged = finding_of(event, self._inventory)
+            key = (judged.code, judged.component)
+            if self._emitted[key] < int(self.config["max_findings_per_code"]):
+                self._emitted[key] += 1
+                ctx.finding(judged.severity, judged.component, judged.code, judged.message, dict(judged.evidence))
+                continue
+            pending = self._suppressed.setdefault(
+                key, {"severity": judged.severity, "count": 0, "first_line": judged.evidence["line"],
+                      "first_kernel_time_s": judged.evidence.get("kernel_time_s")})
+            pending["count"] += 1
+            pending["last_line"] = judged.evidence["line"]
+            pending["last_kernel_time_s"] = judged.evidence.get("kernel_time_s")
+
+    def _own_change(self, line: Line) -> str | None:
         """The port a link line is about, when burnin itself just moved it or brought it up or down."""
-        if match.pattern.code not in OWN_CHANGE_CODES:
+        if line.match is None or line.match.code not in OWN_CHANGE_CODES:
             return None
-        port = match.fields.get("iface")
+        port = line.match.fields.get("iface") or line.match.fields.get("iface2")
         if port and port in netns.own_changes(self.state_dir):
             return port
         return None
 
     def summarize_floods(self, ctx: ModuleContext) -> None:
-        """One finding per (code, component) whose lines went over `max_findings_per_code`."""
+        """Close open events, then one finding per (code, component) whose events went over
+        `max_findings_per_code`."""
+        self.flush(ctx)
         for (code, comp), pending in sorted(self._suppressed.items()):
             severity = pending.pop("severity")
             ctx.finding(
                 severity, comp, code,
-                f"{pending['count']} more kernel line(s) of this kind for {comp} were logged and summed up here.",
+                f"{pending['count']} more kernel event(s) of this kind for {comp} were logged and summed up here.",
                 {"suppressed": pending["count"], "limit": int(self.config["max_findings_per_code"]), **pending},
             )
         self._suppressed.clear()

@@ -38,8 +38,10 @@ def test_check_on_a_capture_gives_the_verdicts_of_the_live_check(tmp_path):
     # say so; every other verdict holds.
     live_only = {name for name, reason in captured["module_reasons"].items()
                  if captured["modules"][name] == "SKIP" and "captured tree" in reason}
-    assert {"cpu", "kernel-log"} <= live_only
-    compared = set(live["modules"]) - live_only
+    assert "cpu" in live_only
+    # The kernel log is judged from the capture's saved copy: lines the kernel logs between the capture and the
+    # live check may differ, so its verdict is not compared.
+    compared = set(live["modules"]) - live_only - {"kernel-log"}
     assert "inventory" in compared
     for name in compared:
         assert captured["modules"][name] == live["modules"][name], name

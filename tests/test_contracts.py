@@ -243,8 +243,11 @@ def documented_codes(cls: type[Module]) -> set[str]:
 
 
 def source_files(cls: type[Module]) -> list[Path]:
-    """The module's own file, and the files of its package it imports (a module split by capability)."""
+    """The module's own file, and the files of its package it imports; for a module that is a package (split by
+    capability), every file in it."""
     own = Path(inspect.getsourcefile(cls))
+    if own.name == "__init__.py":
+        return sorted(own.parent.rglob("*.py"))
     package = inspect.getmodule(cls).__name__.rpartition(".")[0]
     files = [own]
     for node in ast.walk(ast.parse(own.read_text())):

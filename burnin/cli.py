@@ -216,7 +216,7 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     from burnin.profile import parse_duration
     from burnin.registry import module_classes
     from burnin.report import outputs
-    from burnin.report.text import verdict_block
+    from burnin.report.text import use_colour, verdict_block
     from burnin.runner import Runner
 
     classes = module_classes()
@@ -253,7 +253,7 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     finally:
         reporter.close()
 
-    click.echo(verdict_block(summary), err=True)
+    click.echo(verdict_block(summary, colour=use_colour(sys.stderr)), err=True)
     if wanted:
         # Read back from disk: the runner keeps no samples in memory, and the file is what a report would see.
         outputs.write_all(wanted, summary, journals.read(writer.path))
@@ -273,7 +273,7 @@ def report(journal: str, as_json: bool, **output_paths) -> None:
     from burnin import journal as journals
     from burnin.model import exit_code_for
     from burnin.report import outputs
-    from burnin.report.text import verdict_block
+    from burnin.report.text import use_colour, verdict_block
     from burnin.verdict import summarize
 
     contents = journals.read(journal)
@@ -282,7 +282,7 @@ def report(journal: str, as_json: bool, **output_paths) -> None:
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:
-        click.echo(verdict_block(summary))
+        click.echo(verdict_block(summary, colour=use_colour(sys.stdout)))
     sys.exit(exit_code_for(summary.verdict))
 
 

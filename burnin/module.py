@@ -33,7 +33,10 @@ class Module:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""  # what it exercises, one line
     needs: ClassVar[tuple[str, ...]] = ()  # what it needs, in words ("root", "stress-ng (optional)")
-    stress: ClassVar[bool] = False  # loads the machine: not run by `check`, SKIP under --sysroot
+    stress: ClassVar[bool] = False  # loads the machine: its run phase is not part of `check`
+    # Whether its check/finish phases can judge a captured tree (--sysroot); None: yes unless it is a stress
+    # module. A module that cannot is "not applicable to a captured tree" there, not a SKIP that hides a gap.
+    judges_captures: ClassVar[bool | None] = None
     # The module's profile settings: a frozen dataclass of `burnin.settings.setting(...)` fields. The module reads
     # them as `self.settings.NAME`; profiles are validated against the declaration.
     Settings: ClassVar[type] = settings_mod.NoSettings
@@ -83,6 +86,10 @@ class Module:
         (ports moved into namespaces, say). Runs in the runner's process, after the module's process is gone;
         returns what was done, for the journal. Most modules change nothing and need nothing here."""
         return []
+
+    @classmethod
+    def applies_to_captures(cls) -> bool:
+        return (not cls.stress) if cls.judges_captures is None else bool(cls.judges_captures)
 
     @classmethod
     def implements(cls, phase: str) -> bool:

@@ -14,11 +14,14 @@ a third-party module installed in the test included:
 from __future__ import annotations
 
 import ast
+import atexit
 import importlib
 import inspect
 import json
 import re
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -111,9 +114,20 @@ def module_class(request, tmp_path, monkeypatch) -> type[Module]:
     return entry.cls
 
 
+_REPLAY: list[Path] = []
+
+
 def captured_trees() -> list[Path]:
-    """Every captured machine tree under tests/data (a directory holding `sys/`)."""
-    return sorted(p.parent for p in DATA.glob("**/sys") if p.is_dir() and "variants" not in p.parts)
+    """Every captured machine tree under tests/data (a directory holding `sys/`), and a capture whose recorded
+    ipmitool outputs (the QEMU rig's BMC, as test_bmc replays it) answer as `burnin capture` records them."""
+    if not _REPLAY:
+        from test_bmc import qemu_outputs, replayed
+
+        root = Path(tempfile.mkdtemp(prefix="burnin-contract-bmc-"))
+        atexit.register(shutil.rmtree, root, True)
+        replayed(root, qemu_outputs())
+        _REPLAY.append(root)
+    return sorted(p.parent for p in DATA.glob("**/sys") if p.is_dir() and "variants" not in p.parts) + _REPLAY
 
 
 # -- name and summary ---------------------------------------------------------------------------------------

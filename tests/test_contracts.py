@@ -14,11 +14,14 @@ a third-party module installed in the test included:
 from __future__ import annotations
 
 import ast
+import atexit
 import importlib
 import inspect
 import json
 import re
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -111,9 +114,20 @@ def module_class(request, tmp_path, monkeypatch) -> type[Module]:
     return entry.cls
 
 
+_REPLAY: list[Path] = []
+
+
 def captured_trees() -> list[Path]:
-    """Every captured machine tree under tests/data (a directory holding `sys/`)."""
-    return sorted(p.parent for p in DATA.glob("**/sys") if p.is_dir() and "variants" not in p.parts)
+    """Every captured machine tree under tests/data (a directory holding `sys/`), and a capture whose recorded
+    ipmitool outputs (the QEMU rig's BMC, as test_bmc replays it) answer as `burnin capture` records them."""
+    if not _REPLAY:
+        from test_bmc import qemu_outputs, replayed
+
+        root = Path(tempfile.mkdtemp(prefix="burnin-contract-bmc-"))
+        atexit.register(shutil.rmtree, root, True)
+        replayed(root, qemu_outputs())
+        _REPLAY.append(root)
+    return sorted(p.parent for p in DATA.glob("**/sys") if p.is_dir() and "variants" not in p.parts) + _REPLAY
 
 
 # -- name and summary ---------------------------------------------------------------------------------------
@@ -146,9 +160,12 @@ def test_probe_never_raises_and_answers_fast(module_class, tmp_path):
 
 # -- run: deadline and cancellation -----------------------------------------------------------------------
 def runnable_host(cls: type[Module]) -> Host | None:
-    """This host when the module can run here; else, for a module that does not stress the machine, the first
-    captured tree it can run on; None when there is none."""
-    if cls(Host("/")).probe().available:
+    """This host when the module can run here (and changes nothing on it); else, for a module that does not stress
+    the machine, the first captured tree it can run on; None when there is none."""
+    # A module that changes the machine (it has a `recover()`: the network module moves cabled ports into
+    # namespaces) runs here only in its own tests, which build what it changes (veth pairs in namespaces).
+    changes_machine = cls.recover is not Module.recover
+    if not changes_machine and cls(Host("/")).probe().available:
         return Host("/")
     if cls.stress:
         return None
@@ -243,8 +260,11 @@ def documented_codes(cls: type[Module]) -> set[str]:
 
 
 def source_files(cls: type[Module]) -> list[Path]:
-    """The module's own file, and the files of its package it imports (a module split by capability)."""
+    """The module's own file, and the files of its package it imports; for a module that is a package (split by
+    capability), every file in it."""
     own = Path(inspect.getsourcefile(cls))
+    if own.name == "__init__.py":
+        return sorted(own.parent.rglob("*.py"))
     package = inspect.getmodule(cls).__name__.rpartition(".")[0]
     files = [own]
     for node in ast.walk(ast.parse(own.read_text())):

@@ -151,7 +151,7 @@ def _need(*tools):
         pytest.skip(probe.reason)
 
 
-def run_while(module: DevicesModule, action, names, seconds: float = 4.0) -> RecordingContext:
+def run_while(module: DevicesModule, action, names, seconds: float = 10.0) -> RecordingContext:
     """check(), then run() while another thread performs `action(ctx)` once run() listens; stops once findings
     name all of `names`."""
     ctx = RecordingContext(module.name, module.host, phase="check", seconds=seconds)

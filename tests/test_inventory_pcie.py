@@ -6,7 +6,14 @@ import shutil
 from pathlib import Path
 
 from burnin.host import Host
-from burnin.inventory.pcie import collect_pcie, device_kind, parse_link_speed, parse_pci_ids
+from burnin.inventory.pcie import (
+    collect_pcie,
+    device_kind,
+    parse_aer,
+    parse_link_speed,
+    parse_link_width,
+    parse_pci_ids,
+)
 from burnin.inventory.smbios import SlotRecord
 
 DATA = Path(__file__).parent / "data" / "sysfs"
@@ -79,10 +86,25 @@ def test_device_kinds_from_class_codes():
     assert device_kind(0x0C0700, 0x8086) == "ipmi"
 
 
-def test_link_speed_text():
+def test_link_speed_parses_new_and_old_kernel_formats():
     assert parse_link_speed("8.0 GT/s PCIe") == 8.0
     assert parse_link_speed("2.5 GT/s") == 2.5
+    assert parse_link_speed("16 GT/s") == 16.0
     assert parse_link_speed("Unknown") is None
+    assert parse_link_speed("Unknown speed") is None
+
+
+def test_link_width_zero_means_link_down():
+    assert parse_link_width("16") == 16
+    assert parse_link_width("x4") == 4
+    assert parse_link_width("0") is None
+
+
+def test_aer_file_parses_every_counter_line():
+    # A real capture (prometheus/procfs fixtures, tests/data/pcie/SOURCE.md) whose counters were hand-set.
+    aer = Path(__file__).parent / "data" / "pcie" / "procfs-fixture" / "sys/devices/pci0000:00/0000:00:1f.6"
+    counts = parse_aer((aer / "aer_dev_correctable").read_text())
+    assert counts["RxErr"] == 1 and counts["HeaderOF"] == 8 and counts["TOTAL_ERR_COR"] == 9
 
 
 def test_pci_ids_parser_keeps_only_wanted_vendors():

@@ -12,7 +12,6 @@ import pytest
 
 from burnin.host import Host
 from burnin.model import Severity
-from burnin.inventory.pcie import parse_aer, parse_link_speed, parse_link_width
 from burnin.modules.pcie import PcieModule
 from burnin.testing import RecordingContext, run_phases
 
@@ -48,27 +47,6 @@ def check(root: Path, **settings) -> tuple[PcieModule, RecordingContext]:
 
 def by_code(ctx: RecordingContext, code: str):
     return [f for f in ctx.findings if f.code == code]
-
-
-# -- parsers -----------------------------------------------------------------------------------------
-def test_link_speed_parses_new_and_old_kernel_formats():
-    assert parse_link_speed("8.0 GT/s PCIe") == 8.0
-    assert parse_link_speed("2.5 GT/s") == 2.5
-    assert parse_link_speed("16 GT/s") == 16.0
-    assert parse_link_speed("Unknown") is None
-    assert parse_link_speed("Unknown speed") is None
-
-
-def test_link_width_zero_means_link_down():
-    assert parse_link_width("16") == 16
-    assert parse_link_width("x4") == 4
-    assert parse_link_width("0") is None
-
-
-def test_aer_file_parses_every_counter_line():
-    text = (REAL / "sys/devices/pci0000:00/0000:00:1f.6/aer_dev_correctable").read_text()
-    counts = parse_aer(text)
-    assert counts["RxErr"] == 1 and counts["HeaderOF"] == 8 and counts["TOTAL_ERR_COR"] == 9
 
 
 # -- the real tree -----------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ What it checks, for every device in /sys/bus/pci/devices:
 
 What makes it FAIL:
 - `pcie-link-degraded`: a storage controller / NVMe drive (class 0x01), NIC (0x02), GPU (0x03) or accelerator
-  (0x12) runs below its achievable link (setting `degraded_critical`). Other classes only WARN (setting `degraded_other`). A GPU or
-  accelerator whose width is full but whose speed is low is a WARN (setting `gpu_speed_downgrade`): GPUs lower
-  their link speed when idle to save power, so a low speed at rest does not prove a fault.
+  (0x12) runs below its achievable link (setting `degraded_critical`). Other classes only WARN (setting
+  `degraded_other`). A GPU or accelerator whose width is full but whose speed is low is a WARN (setting
+  `gpu_speed_downgrade`): GPUs lower their link speed when idle to save power, so a low speed at rest does not
+  prove a fault.
 - `pcie-aer-uncorrectable`: non-fatal or fatal AER counters grew during the run (correctable growth only WARNs:
   `pcie-aer-correctable`, setting `aer_correctable`).
 - `pcie-device-missing`: a device present at preflight is gone at the end (it fell off the bus under load).

@@ -262,6 +262,6 @@ def test_run_phase_too_short_for_any_engine_is_an_error_not_a_pass():
     # A run phase that is over before an engine starts verified nothing: the module must not end PASS (or SKIP,
     # "nothing to test") on its preflight alone.
     module = MemoryModule(Host("/"), {"bandwidth": False, "engines": ["builtin"]})
-    ctx = RecordingContext(module.name, module.host, phase="run", seconds=0.0, settings=module.config)
+    ctx = RecordingContext(module.name, module.host, phase="run", seconds=0.0)
     with pytest.raises(RuntimeError, match="no memory was verified: no engine had time to run"):
         module.run(ctx)

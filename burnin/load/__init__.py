@@ -24,7 +24,8 @@ process ended.
 """
 
 from burnin.load.driver import (
-    STOP_GRACE_S, DriveOutcome, Load, describe_exit, drive, exit_signal, grace_for, plan_slices, stop_loads,
+    STOP_GRACE_S, DriveOutcome, Load, describe_exit, drive, engine_slices, exit_signal, grace_for, pick_engines, plan_slices,
+    stop_loads,
 )
 from burnin.load.pool import WorkerPool
 from burnin.load.program import Ended, Program, ProgramLoad
@@ -32,5 +33,5 @@ from burnin.load.thread import ThreadLoad
 
 __all__ = [
     "STOP_GRACE_S", "DriveOutcome", "Ended", "Load", "Program", "ProgramLoad", "ThreadLoad", "WorkerPool", "describe_exit",
-    "drive", "exit_signal", "grace_for", "plan_slices", "stop_loads",
+    "drive", "engine_slices", "exit_signal", "grace_for", "pick_engines", "plan_slices", "stop_loads",
 ]

@@ -2,7 +2,7 @@
 
 Engines (setting `engines`):
 - ``builtin``: one worker process per logical CPU, pinned to it, rotating through kernels that exercise
-  different units (`kernels`: sha256, blake2b, integer, float, zlib, lzma, bignum; see `cpu_kernels`). Each
+  different units (`kernels`: sha256, blake2b, integer, float, zlib, lzma, bignum; see `cpu.kernels`). Each
   result is compared with the answer the module process computed once at the start (golden values). On a
   mismatch the worker repeats that kernel with the same input `retest_count` times on the same CPU and reports
   how often the wrong answer came back.
@@ -47,7 +47,7 @@ from burnin.inventory.cpu import read_topology as read_cpu_topology
 from burnin.load import engine_slices, pick_engines
 from burnin.model import Probe
 from burnin.module import Module, ModuleContext, Skip
-from burnin.modules import cpu_kernels
+from burnin.modules.cpu import kernels as cpu_kernels
 from burnin.modules.cpu import engine
 from burnin.modules.cpu.judge import (  # noqa: F401 - the module's readers and judges, importable from here
     BusyFraction, CpuTimes, CpuTopology, FreqReference, StressNgVerdict, busy_fractions, judge_busy, judge_freq,

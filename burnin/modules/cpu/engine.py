@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 from burnin.host import Host, format_cpulist
 from burnin.load import ProgramLoad, WorkerPool, describe_exit, drive, exit_signal
 from burnin.module import ModuleContext
-from burnin.modules import cpu_kernels
+from burnin.modules.cpu import kernels as cpu_kernels
 from burnin.modules.cpu.judge import CpuTopology, judge_stress_ng
 from burnin.modules.cpu.monitor import Monitor
 from burnin.tools import stress_ng

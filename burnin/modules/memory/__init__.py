@@ -15,14 +15,16 @@ of `reserve_mib` and `reserve_pct` of MemTotal), never more than the free part o
 and at most `max_mib` (0: no cap). Workers raise their own oom_score_adj to +500 so that under memory pressure
 the kernel kills a worker, never the agent.
 
-Bandwidth (`memory.bandwidth`; start of run, `bandwidth`): read, write and copy GB/s per NUMA node, one pinned thread per CPU (the
-same number on every node), samples ``mem_read_gbps:nodeN`` ... It is compared with the node's siblings (the main
-signal: same machine, same method) and, as information only, with what its populated DIMMs could give
-(channels x configured MT/s x 8 bytes, from the inventory; a few Python threads rarely come close to that).
+Bandwidth (`memory.bandwidth`; start of run, setting `bandwidth`): read, write and copy GB/s per NUMA node, one
+pinned thread per CPU (the same number on every node), samples ``mem_read_gbps:nodeN`` ... It is compared with the
+node's siblings (the main signal: same machine, same method) and, as information only, with what its populated
+DIMMs could give (channels x configured MT/s x 8 bytes, from the inventory; a few Python threads rarely come close).
 
-ECC (`memory.ecc`, EDAC counters through `burnin.tools.edac`): read in check(), every `edac_interval_s` during run() and in
-finish(); each finding names the DIMM by its EDAC label and, where the label or location can be matched, by the
-inventory's slot name.
+ECC (`memory.ecc`, EDAC counters through `burnin.tools.edac`): read in check(), every `edac_interval_s` during
+run() and in finish(); each finding names the DIMM by its EDAC label and, where the label or location can be
+matched, by the inventory's slot name.
+
+Sizing and NUMA nodes: `memory.plan`; the engines: `memory.engine`.
 
 Findings:
 

@@ -86,6 +86,29 @@ def test_a_child_that_ignores_sigint_is_killed_with_its_process_group_after_the_
     until(gone)  # the kill reached the whole process group, not just the leader
 
 
+def test_many_stubborn_programs_share_one_grace():
+    ready: set[str] = set()
+
+    def program(name: str) -> Program:
+        return Program(name, ["sh", "-c", "trap '' INT; echo ready; exec sleep 60"],
+                       progress=lambda lines: ready.update([name] if "ready" in lines else []) or None)
+
+    loads = [ProgramLoad(LIVE, program(f"stubborn{i}")) for i in range(8)]
+    for load in loads:
+        load.start()
+    try:
+        until(lambda: len(ready) == len(loads), poll=lambda t: [load.poll(t / len(loads)) for load in loads])
+        asked = time.monotonic()
+        killed = stop_loads(loads, grace_s=0.5)
+        took = time.monotonic() - asked
+    finally:
+        for load in loads:
+            load.close()
+    assert sorted(killed) == sorted(load.name for load in loads)
+    assert 0.5 <= took < 2.5  # one grace for all of them, not one each
+    assert all(load.proc.returncode == -signal.SIGKILL for load in loads)
+
+
 def test_a_child_that_obeys_sigint_stops_within_the_grace_and_still_reports():
     load = ProgramLoad(LIVE, Program("obedient", [sys.executable, "-c", OBEDIENT],
                                      progress=lambda lines: {"steps": sum(ln.startswith("step") for ln in lines)},

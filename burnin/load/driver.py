@@ -130,7 +130,7 @@ def drive(
 def stop_loads(loads: Sequence[Load], grace_s: float = STOP_GRACE_S) -> tuple[str, ...]:
     """The one stop rule: ask every running load to stop, give them `grace_s` together, kill the rest.
     Returns the names of the loads that had to be killed."""
-    running = [load for load in loads if load.poll(0.0)]
+    running = _running(loads, 0.0)
     for load in running:
         load.stop()
     give_up = time.monotonic() + grace_s
@@ -138,7 +138,7 @@ def stop_loads(loads: Sequence[Load], grace_s: float = STOP_GRACE_S) -> tuple[st
         left = give_up - time.monotonic()
         if left <= 0:
             break
-        running = [load for load in running if load.poll(min(0.05, left))]
+        running = _running(running, min(0.05, left))
     for load in running:
         load.kill()
     for load in running:
@@ -146,13 +146,18 @@ def stop_loads(loads: Sequence[Load], grace_s: float = STOP_GRACE_S) -> tuple[st
     return tuple(load.name for load in running)
 
 
-def _poll_all(loads: Sequence[Load], timeout: float) -> bool:
-    """Poll every load; only the first that still runs waits (up to `timeout`). True while any runs."""
-    running = False
+def _running(loads: Sequence[Load], timeout: float) -> list[Load]:
+    """Poll every load; only the first that still runs waits (up to `timeout`), so a hundred loads cost one
+    wait, not a hundred. The loads still running."""
+    running: list[Load] = []
     for load in loads:
         if load.poll(0.0 if running else timeout):
-            running = True
+            running.append(load)
     return running
+
+
+def _poll_all(loads: Sequence[Load], timeout: float) -> bool:
+    return bool(_running(loads, timeout))
 
 
 def plan_slices(total_s: float, engines: Sequence[str], slice_s: float) -> list[tuple[str, float]]:

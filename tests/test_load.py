@@ -222,7 +222,7 @@ def test_pool_pins_each_worker_and_stops_them_on_request():
     cpus = {e[1]: e[2] for e in events if e[0] == "cpus"}
     assert cpus["a"] == [cpu]
     assert cpus["b"] == sorted(os.sched_getaffinity(0))
-    assert sorted((e[1], e[2]) for e in events if e[0] == "exit") == [("a", 0), ("b", 0)]
+    assert sorted(e[1:] for e in events if e[0] == "exit") == [("a", 0, True), ("b", 0, True)]  # ended as asked
 
 
 def test_pool_kills_a_worker_that_ignores_the_stop_after_the_grace_and_reports_a_crash():
@@ -238,9 +238,9 @@ def test_pool_kills_a_worker_that_ignores_the_stop_after_the_grace_and_reports_a
         pool.close()
         crasher.close()
     assert killed == ("t",)
-    assert pool.events()[-1] == ("exit", 1, -signal.SIGKILL)
+    assert pool.events()[-1] == ("exit", 1, -signal.SIGKILL, True)
     exit_event = [e for e in crasher.events() if e[0] == "exit"]
-    assert exit_event == [("exit", 2, -signal.SIGSEGV)]
+    assert exit_event == [("exit", 2, -signal.SIGSEGV, False)]  # it died before anyone asked it to stop
     assert exit_signal(exit_event[0][2]) == "SIGSEGV"
 
 

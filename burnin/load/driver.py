@@ -79,7 +79,7 @@ def drive(
     names = [load.name for load in loads]
     ctx.note("load started", loads=names, seconds=None if until is None else round(max(0.0, until - begun), 1),
              **note)
-    reason = "stopping"
+    reason = "error"  # until the loop says otherwise: an exception (in a tick, a start) ends the drive
     killed: tuple[str, ...] = ()
     try:
         for load in loads:
@@ -114,6 +114,8 @@ def drive(
                 break
     finally:
         try:
+            if tick is not None and reason != "error":
+                tick()  # what arrived before the stop is handled as such
             if before_stop is not None:
                 before_stop()
             killed = stop_loads(loads, grace)

@@ -141,11 +141,11 @@ class BuiltinEvents:
             elif kind == "error":
                 tally.errors[cpu] = event[2]
             elif kind == "exit":
-                self._exit(cpu, topo, event[2])
+                self._exit(cpu, topo, event[2], asked=event[3])
 
-    def _exit(self, cpu: int, topo: CpuTopology, exitcode: int | None) -> None:
+    def _exit(self, cpu: int, topo: CpuTopology, exitcode: int | None, asked: bool) -> None:
         ctx, tally = self.ctx, self.tally
-        if self.pool.stopping or (self.once and exitcode == 0):
+        if asked or (self.once and exitcode == 0):
             return
         tally.deaths[cpu] += 1
         ctx.fail(

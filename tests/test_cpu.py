@@ -173,6 +173,19 @@ def wait_for_workers(count: int, timeout_s: float = 15.0) -> list[psutil.Process
     return worker_children()
 
 
+def wait_until_busy(procs: list[psutil.Process], cpu_s: float, timeout_s: float = 15.0) -> bool:
+    """Wait until every process has used `cpu_s` of CPU time: the load is really running."""
+    give_up = time.monotonic() + timeout_s
+    while time.monotonic() < give_up:
+        try:
+            if all(sum(p.cpu_times()[:2]) >= cpu_s for p in procs):
+                return True
+        except psutil.Error:
+            return False
+        time.sleep(0.05)
+    return False
+
+
 def test_healthy_run_passes_and_loads_every_cpu():
     module = live_module()
     ctx = run_phases(module, phases=("check", "run"), seconds=3.0)
@@ -237,8 +250,8 @@ def test_cancellation_returns_within_two_seconds_and_leaves_no_workers():
     cancelled_at = []
 
     def cancel_soon():
-        if len(wait_for_workers(len(LIVE_CPUS))) == len(LIVE_CPUS):
-            time.sleep(1.0)  # 1 s into the load
+        workers = wait_for_workers(len(LIVE_CPUS))
+        if len(workers) == len(LIVE_CPUS) and wait_until_busy(workers, 0.5):  # well into the load
             cancelled_at.append(time.monotonic())
         cancel.set()
 
@@ -258,8 +271,7 @@ def test_worker_killed_mid_run_is_reported_with_its_cpu():
     killed = []
 
     def kill_worker():
-        wait_for_workers(len(LIVE_CPUS))
-        time.sleep(0.5)
+        wait_until_busy(wait_for_workers(len(LIVE_CPUS)), 0.05)  # computing, well before the 2.5 s end
         for proc in worker_children():
             if proc.cpu_affinity() == [victim_cpu]:
                 proc.send_signal(signal.SIGKILL)
@@ -298,8 +310,9 @@ def test_cancelled_stress_ng_stops_within_two_seconds_and_leaves_no_process():
     cancelled_at = []
 
     def cancel_soon():
-        if len(wait_for_workers(2 * len(LIVE_CPUS))) >= 2 * len(LIVE_CPUS):  # stress-ng + its stressor, per CPU
-            time.sleep(0.5)
+        procs = wait_for_workers(2 * len(LIVE_CPUS))  # stress-ng + its stressor, per CPU
+        stressors = [p for p in procs if p.ppid() != os.getpid()]
+        if len(procs) >= 2 * len(LIVE_CPUS) and wait_until_busy(stressors, 0.2):
             cancelled_at.append(time.monotonic())
         cancel.set()
 

@@ -86,6 +86,29 @@ def test_a_child_that_ignores_sigint_is_killed_with_its_process_group_after_the_
     until(gone)  # the kill reached the whole process group, not just the leader
 
 
+def test_many_stubborn_programs_share_one_grace():
+    ready: set[str] = set()
+
+    def program(name: str) -> Program:
+        return Program(name, ["sh", "-c", "trap '' INT; echo ready; exec sleep 60"],
+                       progress=lambda lines: ready.update([name] if "ready" in lines else []) or None)
+
+    loads = [ProgramLoad(LIVE, program(f"stubborn{i}")) for i in range(8)]
+    for load in loads:
+        load.start()
+    try:
+        until(lambda: len(ready) == len(loads), poll=lambda t: [load.poll(t / len(loads)) for load in loads])
+        asked = time.monotonic()
+        killed = stop_loads(loads, grace_s=0.5)
+        took = time.monotonic() - asked
+    finally:
+        for load in loads:
+            load.close()
+    assert sorted(killed) == sorted(load.name for load in loads)
+    assert 0.5 <= took < 2.5  # one grace for all of them, not one each
+    assert all(load.proc.returncode == -signal.SIGKILL for load in loads)
+
+
 def test_a_child_that_obeys_sigint_stops_within_the_grace_and_still_reports():
     load = ProgramLoad(LIVE, Program("obedient", [sys.executable, "-c", OBEDIENT],
                                      progress=lambda lines: {"steps": sum(ln.startswith("step") for ln in lines)},
@@ -199,7 +222,7 @@ def test_pool_pins_each_worker_and_stops_them_on_request():
     cpus = {e[1]: e[2] for e in events if e[0] == "cpus"}
     assert cpus["a"] == [cpu]
     assert cpus["b"] == sorted(os.sched_getaffinity(0))
-    assert sorted((e[1], e[2]) for e in events if e[0] == "exit") == [("a", 0), ("b", 0)]
+    assert sorted(e[1:] for e in events if e[0] == "exit") == [("a", 0, True), ("b", 0, True)]  # ended as asked
 
 
 def test_pool_kills_a_worker_that_ignores_the_stop_after_the_grace_and_reports_a_crash():
@@ -215,9 +238,9 @@ def test_pool_kills_a_worker_that_ignores_the_stop_after_the_grace_and_reports_a
         pool.close()
         crasher.close()
     assert killed == ("t",)
-    assert pool.events()[-1] == ("exit", 1, -signal.SIGKILL)
+    assert pool.events()[-1] == ("exit", 1, -signal.SIGKILL, True)
     exit_event = [e for e in crasher.events() if e[0] == "exit"]
-    assert exit_event == [("exit", 2, -signal.SIGSEGV)]
+    assert exit_event == [("exit", 2, -signal.SIGSEGV, False)]  # it died before anyone asked it to stop
     assert exit_signal(exit_event[0][2]) == "SIGSEGV"
 
 

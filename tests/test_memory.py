@@ -14,6 +14,7 @@ from burnin.host import Host
 from burnin.inventory import collect
 from burnin.model import Severity
 from burnin.modules.memory import patterns
+from burnin.modules.memory.bandwidth import Bandwidth
 from burnin.modules.memory import (
     MIB, CgroupMemory, MemoryModule, NodeInfo, expected_bandwidth, judge_bandwidth, judge_ecc, match_dimm,
     parse_meminfo, parse_node_meminfo, plan_memory, read_cgroup_memory, split_workers,
@@ -134,8 +135,8 @@ def test_expected_bandwidth_is_channels_times_rate_times_eight(x10dri):
 
 
 # -- bandwidth judgement -----------------------------------------------------------------------------------
-def bw(node: int, read: float) -> patterns.Bandwidth:
-    return patterns.Bandwidth(node, 2, read, read / 2, read * 0.7, 64)
+def bw(node: int, read: float) -> Bandwidth:
+    return Bandwidth(node, 2, read, read / 2, read * 0.7, 64)
 
 
 def test_a_node_far_below_its_sibling_names_its_socket_and_slots(x10dri):

@@ -6,7 +6,7 @@ import math
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 STOP_GRACE_S = 1.5  # after the stop request, how long a load has to end by itself before it is killed
 TICK_S = 0.2  # the longest the loop waits before it looks at the deadline, cancellation and the module's tick
@@ -79,7 +79,7 @@ def drive(
     names = [load.name for load in loads]
     ctx.note("load started", loads=names, seconds=None if until is None else round(max(0.0, until - begun), 1),
              **note)
-    reason = "stopping"
+    reason = "error"  # until the loop says otherwise: an exception (in a tick, a start) ends the drive
     killed: tuple[str, ...] = ()
     try:
         for load in loads:
@@ -114,6 +114,8 @@ def drive(
                 break
     finally:
         try:
+            if tick is not None and reason != "error":
+                tick()  # what arrived before the stop is handled as such
             if before_stop is not None:
                 before_stop()
             killed = stop_loads(loads, grace)
@@ -130,7 +132,7 @@ def drive(
 def stop_loads(loads: Sequence[Load], grace_s: float = STOP_GRACE_S) -> tuple[str, ...]:
     """The one stop rule: ask every running load to stop, give them `grace_s` together, kill the rest.
     Returns the names of the loads that had to be killed."""
-    running = [load for load in loads if load.poll(0.0)]
+    running = _running(loads, 0.0)
     for load in running:
         load.stop()
     give_up = time.monotonic() + grace_s
@@ -138,7 +140,7 @@ def stop_loads(loads: Sequence[Load], grace_s: float = STOP_GRACE_S) -> tuple[st
         left = give_up - time.monotonic()
         if left <= 0:
             break
-        running = [load for load in running if load.poll(min(0.05, left))]
+        running = _running(running, min(0.05, left))
     for load in running:
         load.kill()
     for load in running:
@@ -146,13 +148,18 @@ def stop_loads(loads: Sequence[Load], grace_s: float = STOP_GRACE_S) -> tuple[st
     return tuple(load.name for load in running)
 
 
-def _poll_all(loads: Sequence[Load], timeout: float) -> bool:
-    """Poll every load; only the first that still runs waits (up to `timeout`). True while any runs."""
-    running = False
+def _running(loads: Sequence[Load], timeout: float) -> list[Load]:
+    """Poll every load; only the first that still runs waits (up to `timeout`), so a hundred loads cost one
+    wait, not a hundred. The loads still running."""
+    running: list[Load] = []
     for load in loads:
         if load.poll(0.0 if running else timeout):
-            running = True
+            running.append(load)
     return running
+
+
+def _poll_all(loads: Sequence[Load], timeout: float) -> bool:
+    return bool(_running(loads, timeout))
 
 
 def plan_slices(total_s: float, engines: Sequence[str], slice_s: float) -> list[tuple[str, float]]:
@@ -164,6 +171,37 @@ def plan_slices(total_s: float, engines: Sequence[str], slice_s: float) -> list[
     rounds = max(1, round(total_s / (slice_s * len(engines))))
     each = total_s / (rounds * len(engines))
     return [(engine, each) for _ in range(rounds) for engine in engines]
+
+
+def engine_slices(ctx: Any, engines: Sequence[str], slice_s: float) -> Iterator[tuple[str, float, bool]]:
+    """The phase's remaining time as `plan_slices`: (engine, until, final) for each slice, while the phase runs.
+    Each slice ends `seconds` after it starts, so one that ended early hands its time to the next; the last runs
+    to the deadline."""
+    planned = plan_slices(ctx.remaining(), engines, slice_s)
+    for index, (engine, seconds) in enumerate(planned):
+        if ctx.stopping():
+            return
+        final = index == len(planned) - 1
+        yield engine, (ctx.deadline if final else time.monotonic() + seconds), final
+
+
+def pick_engines(wanted: Sequence[str], known: Sequence[str], missing: Callable[[str], str | None],
+                 note: Callable[..., None] | None = None) -> list[str]:
+    """The engines to run, in the order `wanted`, each once: known ones for which `missing(engine)` names nothing
+    missing. Each one left out is told to `note` (a ModuleContext's note), with the reason."""
+    engines: list[str] = []
+    for engine in wanted:
+        if engine not in known:
+            if note:
+                note(f"unknown engine {engine!r} ignored", known=list(known))
+            continue
+        why = missing(engine)
+        if why:
+            if note:
+                note(why, engine=engine)
+        elif engine not in engines:
+            engines.append(engine)
+    return engines
 
 
 def exit_signal(exitcode: int | None) -> str | None:

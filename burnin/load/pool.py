@@ -8,7 +8,9 @@ terminal) and, when the pool was given CPUs for it, is pinned to them; a worker 
 ``("error", key, text, traceback)`` and exits 1.
 
 The pool is a `Load`: `poll()` collects the workers' messages and, for each worker that ended, an
-``("exit", key, exitcode)`` message after its last words; `events()` hands them to the module.
+``("exit", key, exitcode, asked)`` message after its last words (`asked`: the pool had been asked to stop when
+the end was seen, so the worker ended as asked, or was killed after the grace); `events()` hands them to the
+module.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class WorkerPool:
                 continue
             proc.join(0.5)
             self._drain(key)
-            self._events.append(("exit", key, proc.exitcode))
+            self._events.append(("exit", key, proc.exitcode, self.stopping))
             del self.procs[key]
             conn = self._conns.pop(key, None)
             if conn is not None:
@@ -102,6 +104,7 @@ class WorkerPool:
         return {}  # what the workers did arrives as messages; the module counts them
 
     def stop(self) -> None:
+        self.poll(0.0)  # workers that died before the request died on their own: their exits say so
         self.stopping = True
         self._stop.set()
 

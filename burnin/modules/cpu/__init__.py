@@ -2,7 +2,7 @@
 
 Engines (setting `engines`):
 - ``builtin``: one worker process per logical CPU, pinned to it, rotating through kernels that exercise
-  different units (`kernels`: sha256, blake2b, integer, float, zlib, lzma, bignum; see `cpu_kernels`). Each
+  different units (`kernels`: sha256, blake2b, integer, float, zlib, lzma, bignum; see `cpu.kernels`). Each
   result is compared with the answer the module process computed once at the start (golden values). On a
   mismatch the worker repeats that kernel with the same input `retest_count` times on the same CPU and reports
   how often the wrong answer came back.
@@ -17,7 +17,7 @@ check() (preflight, ~1-2 s): every kernel once on every CPU, pinned, against the
 
 Watched during run(): per-CPU busy fraction (/proc/stat), per-CPU clock (cpufreq scaling_cur_freq), and
 machine-check counters in /proc/interrupts (MCE, DFR, THR lines). Thermal throttling is the thermal module's
-judgement (`cpu-throttled`, with the profile's severity), not this module's. The CPU topology (core, socket) is
+judgement (with the profile's `throttle` severity), not this module's. The CPU topology (core, socket) is
 the inventory's (`burnin.inventory.cpu.read_topology`).
 
 Findings:
@@ -44,10 +44,10 @@ from typing import Any, Mapping
 
 from burnin.host import Host, format_cpulist
 from burnin.inventory.cpu import read_topology as read_cpu_topology
-from burnin.load import plan_slices
+from burnin.load import engine_slices, pick_engines
 from burnin.model import Probe
 from burnin.module import Module, ModuleContext, Skip
-from burnin.modules import cpu_kernels
+from burnin.modules.cpu import kernels as cpu_kernels
 from burnin.modules.cpu import engine
 from burnin.modules.cpu.judge import (  # noqa: F401 - the module's readers and judges, importable from here
     BusyFraction, CpuTimes, CpuTopology, FreqReference, StressNgVerdict, busy_fractions, judge_busy, judge_freq,
@@ -106,20 +106,14 @@ class CpuModule(Module):
         return Probe.ok()
 
     def _engines(self, ctx: ModuleContext | None = None, quiet: bool = False) -> list[str]:
-        engines = []
-        for engine_name in self.settings.engines:
-            if engine_name not in ENGINES:
-                if ctx and not quiet:
-                    ctx.note(f"unknown engine {engine_name!r} ignored", known=list(ENGINES))
-            elif engine_name == "builtin" and not self._kernel_names():
-                if ctx and not quiet:
-                    ctx.note("built-in engine has no kernels to run (setting 'kernels' is empty)")
-            elif engine_name == "stress-ng" and not self.host.which("stress-ng"):
-                if ctx and not quiet:
-                    ctx.note("stress-ng is not installed: built-in engine only", engine="stress-ng")
-            elif engine_name not in engines:
-                engines.append(engine_name)
-        return engines
+        def missing(engine: str) -> str | None:
+            if engine == "builtin" and not self._kernel_names():
+                return "built-in engine has no kernels to run (setting 'kernels' is empty)"
+            if engine == "stress-ng" and not self.host.which("stress-ng"):
+                return "stress-ng is not installed: built-in engine only"
+            return None
+
+        return pick_engines(self.settings.engines, ENGINES, missing, None if quiet or ctx is None else ctx.note)
 
     def _kernel_names(self) -> list[str]:
         names = list(self.settings.kernels)
@@ -188,18 +182,14 @@ class CpuModule(Module):
         monitor = Monitor(self.host, cpus, self._topology or {})
         monitor.begin(ctx)
         interval = max(0.2, self.settings.sample_interval_s)
-        slices = plan_slices(ctx.remaining(), engines, self.settings.engine_slice_s)
         engine_ok: dict[str, bool] = {}
         tool_problems: list[str] = []
-        for index, (engine_name, seconds) in enumerate(slices):
-            if ctx.stopping():
-                break
-            until = ctx.deadline if index == len(slices) - 1 else time.monotonic() + seconds
+        for engine_name, until, final in engine_slices(ctx, engines, self.settings.engine_slice_s):
             if engine_name == "builtin":
                 ok = self._run_builtin(ctx, cpus, names, until, monitor, interval)
             else:
                 ok, problems = engine.run_stress_ng(ctx, self.host, cpus, self._topology or {}, until, monitor,
-                                                    final=index == len(slices) - 1, interval_s=interval)
+                                                    final=final, interval_s=interval)
                 tool_problems.extend(problems)
             engine_ok[engine_name] = engine_ok.get(engine_name, True) and ok
         monitor.finish(ctx, self.settings.min_busy_fraction, self.settings.min_freq_fraction)

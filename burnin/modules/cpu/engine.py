@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 from burnin.host import Host, format_cpulist
 from burnin.load import ProgramLoad, WorkerPool, describe_exit, drive, exit_signal
 from burnin.module import ModuleContext
-from burnin.modules import cpu_kernels
+from burnin.modules.cpu import kernels as cpu_kernels
 from burnin.modules.cpu.judge import CpuTopology, judge_stress_ng
 from burnin.modules.cpu.monitor import Monitor
 from burnin.tools import stress_ng
@@ -141,11 +141,11 @@ class BuiltinEvents:
             elif kind == "error":
                 tally.errors[cpu] = event[2]
             elif kind == "exit":
-                self._exit(cpu, topo, event[2])
+                self._exit(cpu, topo, event[2], asked=event[3])
 
-    def _exit(self, cpu: int, topo: CpuTopology, exitcode: int | None) -> None:
+    def _exit(self, cpu: int, topo: CpuTopology, exitcode: int | None, asked: bool) -> None:
         ctx, tally = self.ctx, self.tally
-        if self.pool.stopping or (self.once and exitcode == 0):
+        if asked or (self.once and exitcode == 0):
             return
         tally.deaths[cpu] += 1
         ctx.fail(

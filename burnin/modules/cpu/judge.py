@@ -120,27 +120,25 @@ def cpufreq_dir(host: Host, cpu: int) -> str | None:
     return None
 
 
-def read_freq_khz(host: Host, cpu: int) -> int | None:
+def _first_positive(host: Host, cpu: int, names: Sequence[str]) -> tuple[int, str] | None:
+    """The first of the cpufreq files `names` that reads a positive number, and its name."""
     d = cpufreq_dir(host, cpu)
-    if d is None:
-        return None
-    for name in ("scaling_cur_freq", "cpuinfo_cur_freq"):
+    for name in names if d is not None else ():
         value = host.read_int(f"{d}/{name}")
         if value and value > 0:
-            return value
+            return value, name
     return None
+
+
+def read_freq_khz(host: Host, cpu: int) -> int | None:
+    found = _first_positive(host, cpu, ("scaling_cur_freq", "cpuinfo_cur_freq"))
+    return found[0] if found else None
 
 
 def read_freq_reference(host: Host, cpu: int) -> FreqReference | None:
     """The clock a loaded CPU should reach: its base clock where the driver says it, else its maximum."""
-    d = cpufreq_dir(host, cpu)
-    if d is None:
-        return None
-    for name in ("base_frequency", "cpuinfo_max_freq", "scaling_max_freq"):
-        value = host.read_int(f"{d}/{name}")
-        if value and value > 0:
-            return FreqReference(value, name)
-    return None
+    found = _first_positive(host, cpu, ("base_frequency", "cpuinfo_max_freq", "scaling_max_freq"))
+    return FreqReference(*found) if found else None
 
 
 MCE_LINES = {

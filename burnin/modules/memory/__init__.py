@@ -15,14 +15,16 @@ of `reserve_mib` and `reserve_pct` of MemTotal), never more than the free part o
 and at most `max_mib` (0: no cap). Workers raise their own oom_score_adj to +500 so that under memory pressure
 the kernel kills a worker, never the agent.
 
-Bandwidth (`memory.bandwidth`; start of run, `bandwidth`): read, write and copy GB/s per NUMA node, one pinned thread per CPU (the
-same number on every node), samples ``mem_read_gbps:nodeN`` ... It is compared with the node's siblings (the main
-signal: same machine, same method) and, as information only, with what its populated DIMMs could give
-(channels x configured MT/s x 8 bytes, from the inventory; a few Python threads rarely come close to that).
+Bandwidth (`memory.bandwidth`; start of run, setting `bandwidth`): read, write and copy GB/s per NUMA node, one
+pinned thread per CPU (the same number on every node), samples ``mem_read_gbps:nodeN`` ... It is compared with the
+node's siblings (the main signal: same machine, same method) and, as information only, with what its populated
+DIMMs could give (channels x configured MT/s x 8 bytes, from the inventory; a few Python threads rarely come close).
 
-ECC (`memory.ecc`, EDAC counters through `burnin.tools.edac`): read in check(), every `edac_interval_s` during run() and in
-finish(); each finding names the DIMM by its EDAC label and, where the label or location can be matched, by the
-inventory's slot name.
+ECC (`memory.ecc`, EDAC counters through `burnin.tools.edac`): read in check(), every `edac_interval_s` during
+run() and in finish(); each finding names the DIMM by its EDAC label and, where the label or location can be
+matched, by the inventory's slot name.
+
+Sizing and NUMA nodes: `memory.plan`; the engines: `memory.engine`.
 
 Findings:
 
@@ -54,7 +56,7 @@ from typing import Any, Mapping
 
 from burnin.host import Host
 from burnin.inventory.memory import parse_cpulist, read_numa_nodes
-from burnin.load import plan_slices
+from burnin.load import engine_slices, pick_engines
 from burnin.model import Probe
 from burnin.module import Module, ModuleContext, Skip
 from burnin.modules.memory import bandwidth, patterns
@@ -129,17 +131,12 @@ class MemoryModule(Module):
         return Probe.ok()
 
     def _engines(self, ctx: ModuleContext | None = None, quiet: bool = False) -> list[str]:
-        engines = []
-        for engine in self.settings.engines:
-            if engine not in ENGINES:
-                if ctx and not quiet:
-                    ctx.note(f"unknown engine {engine!r} ignored", known=list(ENGINES))
-            elif engine == "stressapptest" and not self.host.which("stressapptest"):
-                if ctx and not quiet:
-                    ctx.note("stressapptest is not installed: built-in engine only", engine="stressapptest")
-            elif engine not in engines:
-                engines.append(engine)
-        return engines
+        def missing(engine: str) -> str | None:
+            if engine == "stressapptest" and not self.host.which("stressapptest"):
+                return "stressapptest is not installed: built-in engine only"
+            return None
+
+        return pick_engines(self.settings.engines, ENGINES, missing, None if quiet or ctx is None else ctx.note)
 
     def _seed_value(self) -> int:
         if self._seed is None:
@@ -201,14 +198,9 @@ class MemoryModule(Module):
             bandwidth.measure_and_judge(ctx, nodes, self.settings)
         self.ecc.poll(ctx)
         runner = Engines(self.host, self.settings, nodes, self.ecc, self._seed_value())
-        slices = plan_slices(ctx.remaining(), engines, self.settings.engine_slice_s)
         engine_ok: dict[str, bool] = {}
         problems: list[str] = []
-        for index, (engine, seconds) in enumerate(slices):
-            if ctx.stopping():
-                break
-            final = index == len(slices) - 1
-            until = ctx.deadline if final else time.monotonic() + seconds
+        for engine, until, final in engine_slices(ctx, engines, self.settings.engine_slice_s):
             plan = self.plan(ctx)
             if not plan.per_node:
                 ctx.note("nothing to test: no memory left after the reserve", **plan.to_record())

@@ -5,16 +5,20 @@ could give (channels x configured MT/s x 8 bytes, from the inventory; a few Pyth
 
 from __future__ import annotations
 
+import ctypes
+import os
 import statistics
+import threading
+import time
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from burnin.host import natural_key
 from burnin.model import Judgement, Severity
 from burnin.module import ModuleContext
 from burnin.modules.memory import patterns
 from burnin.modules.memory.ecc import dimms
-from burnin.modules.memory.plan import NodeInfo
+from burnin.modules.memory.plan import MIB, NodeInfo
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,84 @@ def expected_bandwidth(node: NodeInfo, dimms: Sequence[Any], socket_count: int |
     return Expectation(node.node, node.sockets, slots, len(channels), mts, round(len(channels) * mts * 8 / 1000, 1))
 
 
-def judge_bandwidth(measured: Mapping[int, patterns.Bandwidth], nodes: Mapping[int, NodeInfo],
+# -- measuring -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bandwidth:
+    """Memory bandwidth of one NUMA node, in GB/s (10^9 bytes). ``copy`` counts bytes read plus bytes written."""
+
+    node: int
+    threads: int
+    read_gbps: float
+    write_gbps: float
+    copy_gbps: float
+    buffer_mib: int
+
+
+def measure_bandwidth(node: int, cpus: Sequence[int], mib_per_thread: int, seconds: float,
+                      stop: Callable[[], bool] = lambda: False) -> Bandwidth:
+    """Read, write and copy bandwidth with one thread per CPU in `cpus`, each pinned and touching its own buffer
+    first (so it sits on this node). Each kind runs for about `seconds`."""
+    size = max(2 * MIB, (int(mib_per_thread) * MIB) // (2 * MIB) * (2 * MIB))
+    threads = list(cpus)
+    barrier = threading.Barrier(len(threads) + 1)
+    results: list[dict[str, tuple[int, float]]] = [dict() for _ in threads]
+    errors: list[str] = []
+
+    def body(index: int, cpu: int) -> None:
+        region = None
+        try:
+            os.sched_setaffinity(0, {cpu})
+            region = patterns.Region(size)
+            ctypes.memset(region.base, 0x5A, size)  # first touch, on this CPU's node
+            half = size // 2
+            lib = patterns.libc()
+            for kind in ("write", "read", "copy"):
+                barrier.wait()
+                done = 0
+                start = time.perf_counter()
+                while True:
+                    if kind == "write":
+                        ctypes.memset(region.base, 0xA5 if done % 2 else 0x5A, size)
+                        done += size
+                    elif kind == "read":
+                        lib.memcmp(region.base, region.base + half, half)
+                        done += size
+                    else:
+                        ctypes.memmove(region.base + half, region.base, half)
+                        done += 2 * half
+                    elapsed = time.perf_counter() - start
+                    if elapsed >= seconds or stop():
+                        break
+                results[index][kind] = (done, elapsed)
+        except Exception as exc:  # noqa: BLE001 - reported below, the measurement is then unusable
+            errors.append(f"{type(exc).__name__}: {exc}")
+            barrier.abort()
+        finally:
+            if region is not None:
+                region.close()
+
+    workers = [threading.Thread(target=body, args=(i, cpu), daemon=True, name=f"burnin-bw-{cpu}")
+               for i, cpu in enumerate(threads)]
+    for t in workers:
+        t.start()
+    try:
+        for _ in range(3):
+            barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    for t in workers:
+        t.join()
+    if errors:
+        raise RuntimeError("bandwidth measurement failed: " + "; ".join(errors[:3]))
+
+    def rate(kind: str) -> float:
+        return sum(r[kind][0] / r[kind][1] for r in results if kind in r and r[kind][1] > 0) / 1e9
+
+    return Bandwidth(node, len(threads), round(rate("read"), 2), round(rate("write"), 2), round(rate("copy"), 2),
+                     size // MIB)
+
+
+def judge_bandwidth(measured: Mapping[int, Bandwidth], nodes: Mapping[int, NodeInfo],
                     expected: Mapping[int, Expectation], min_sibling_fraction: float, sibling_severity: str,
                     min_expected_fraction: float, expected_severity: str) -> list[Judgement]:
     out: list[Judgement] = []
@@ -133,12 +214,12 @@ def measure_and_judge(ctx: ModuleContext, nodes: Mapping[int, NodeInfo], setting
     if ctx.remaining() < 2 * needed:
         ctx.note("bandwidth not measured: too little time", seconds_left=round(ctx.remaining(), 1))
         return
-    measured: dict[int, patterns.Bandwidth] = {}
+    measured: dict[int, Bandwidth] = {}
     for n, node in sorted(nodes.items()):
         if ctx.stopping():
             return
         try:
-            bw = patterns.measure_bandwidth(n, node.cpus[:threads], settings.bandwidth_mib, per_kind,
+            bw = measure_bandwidth(n, node.cpus[:threads], settings.bandwidth_mib, per_kind,
                                             ctx.stopping)
         except (RuntimeError, OSError) as exc:
             ctx.note(f"bandwidth of node {n} not measured: {exc}", node=n)

@@ -130,8 +130,8 @@ class Engines:
             elif kind == "error":
                 tally.errors[wid] = event[2]
             elif kind == "exit":
-                exitcode = event[2]
-                if pool.stopping and (exitcode in (0, None) or exit_signal(exitcode) in ("SIGKILL", "SIGTERM")):
+                exitcode, asked = event[2], event[3]
+                if asked and (exitcode in (0, None) or exit_signal(exitcode) in ("SIGKILL", "SIGTERM")):
                     continue
                 if exitcode == 0:
                     continue

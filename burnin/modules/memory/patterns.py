@@ -1,4 +1,4 @@
-"""The built-in memory test engine: pattern workers and the bandwidth probe, at memory speed from Python.
+"""The built-in memory test engine: pattern workers, at memory speed from Python.
 
 Speed comes from never touching memory one word at a time in Python: every fill is a `memmove` from a pattern
 buffer (`ctypes.memmove`), every check a `memcmp` against it (libc through ctypes; both release the GIL), over
@@ -33,7 +33,6 @@ import ctypes
 import mmap
 import os
 import random
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -498,80 +497,3 @@ class _Tester:
             "passes": self.passes, "pattern": self.pattern, "round": self.round}))
         self.verified = self.written = self.mismatched_words = self.passes = 0
         self.last_report = time.monotonic()
-
-
-# -- bandwidth -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Bandwidth:
-    """Memory bandwidth of one NUMA node, in GB/s (10^9 bytes). ``copy`` counts bytes read plus bytes written."""
-
-    node: int
-    threads: int
-    read_gbps: float
-    write_gbps: float
-    copy_gbps: float
-    buffer_mib: int
-
-
-def measure_bandwidth(node: int, cpus: Sequence[int], mib_per_thread: int, seconds: float,
-                      stop: Callable[[], bool] = lambda: False) -> Bandwidth:
-    """Read, write and copy bandwidth with one thread per CPU in `cpus`, each pinned and touching its own buffer
-    first (so it sits on this node). Each kind runs for about `seconds`."""
-    size = max(2 * MIB, (int(mib_per_thread) * MIB) // (2 * MIB) * (2 * MIB))
-    threads = list(cpus)
-    barrier = threading.Barrier(len(threads) + 1)
-    results: list[dict[str, tuple[int, float]]] = [dict() for _ in threads]
-    errors: list[str] = []
-
-    def body(index: int, cpu: int) -> None:
-        region = None
-        try:
-            os.sched_setaffinity(0, {cpu})
-            region = Region(size)
-            ctypes.memset(region.base, 0x5A, size)  # first touch, on this CPU's node
-            half = size // 2
-            lib = libc()
-            for kind in ("write", "read", "copy"):
-                barrier.wait()
-                done = 0
-                start = time.perf_counter()
-                while True:
-                    if kind == "write":
-                        ctypes.memset(region.base, 0xA5 if done % 2 else 0x5A, size)
-                        done += size
-                    elif kind == "read":
-                        lib.memcmp(region.base, region.base + half, half)
-                        done += size
-                    else:
-                        ctypes.memmove(region.base + half, region.base, half)
-                        done += 2 * half
-                    elapsed = time.perf_counter() - start
-                    if elapsed >= seconds or stop():
-                        break
-                results[index][kind] = (done, elapsed)
-        except Exception as exc:  # noqa: BLE001 - reported below, the measurement is then unusable
-            errors.append(f"{type(exc).__name__}: {exc}")
-            barrier.abort()
-        finally:
-            if region is not None:
-                region.close()
-
-    workers = [threading.Thread(target=body, args=(i, cpu), daemon=True, name=f"burnin-bw-{cpu}")
-               for i, cpu in enumerate(threads)]
-    for t in workers:
-        t.start()
-    try:
-        for _ in range(3):
-            barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
-    for t in workers:
-        t.join()
-    if errors:
-        raise RuntimeError("bandwidth measurement failed: " + "; ".join(errors[:3]))
-
-    def rate(kind: str) -> float:
-        return sum(r[kind][0] / r[kind][1] for r in results if kind in r and r[kind][1] > 0) / 1e9
-
-    return Bandwidth(node, len(threads), round(rate("read"), 2), round(rate("write"), 2), round(rate("copy"), 2),
-                     size // MIB)

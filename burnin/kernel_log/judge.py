@@ -11,6 +11,7 @@ evidence carries every line.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -256,10 +257,14 @@ class EventGrouper:
         return closed
 
 
+_ESCAPE = re.compile(r"\\x([0-9a-f]{2})")
+
+
 def split_lines(message: str) -> list[str]:
-    """A printk with embedded newlines is one /dev/kmsg record ("\\x0a" escaped) but several dmesg lines."""
-    if "\\x0a" in message:
-        message = message.replace("\\x0a", "\n")
+    """/dev/kmsg escapes non-printable bytes and the backslash as \\xNN; a printk with embedded newlines is one
+    record but several dmesg lines."""
+    if "\\x" in message:
+        message = _ESCAPE.sub(lambda m: chr(int(m[1], 16)), message)
     return [part for part in message.split("\n") if part.strip()] if "\n" in message else [message]
 
 

@@ -40,7 +40,7 @@ TABLE = (
         (("ata2.00: detaching (SCSI 1:0:0:0)", "format: drivers/ata/libata-core.c"),), keys=("ata:{port}",)),
     row("ata-link-reset", WARN, A + r"(?:hard resetting link|COMRESET failed|softreset failed|"
         r"link is slow to respond|SRST failed|reset failed \(errno|revalidation failed|failed to IDENTIFY|"
-        r"qc timeout|failed to read log page|found unknown device|device reported invalid CHS)",
+        r"qc timeout|failed to read log page|found unknown device|device reported invalid CHS|failed to set xfermode)",
         "ata:{port}", "The SATA link on {port} had to be reset.",
         (("ata1: hard resetting link", "https://github.com/openebs/openebs/issues/1433"),
          ("ata1: COMRESET failed (errno=-16)", OSM_SMART)),

@@ -12,7 +12,8 @@ from burnin.kernel_log.entry import DETAIL, FAIL, WARN, row
 OSM = "https://github.com/openstreetmap/operations/issues/300"
 RADIA = "https://github.com/radiasoft/devops/issues/134"
 
-_LABEL = r"(?:(?P<what>.*?) )?on (?P<label>[^\s(]+(?: memory)?)(?: \(|$)"
+# ghes_edac says "on unknown memory" when the firmware gave no DIMM: no label then.
+_LABEL = r"(?:(?P<what>.*?) )?on (?:unknown memory|(?P<label>[^\s(]+))(?: \(|$)"
 
 TABLE = (
     row("edac-uncorrected", FAIL, r"EDAC MC(?P<mc>\d+): (?P<count>\d+) (?:UE|Fatal|Uncorrected) " + _LABEL,

@@ -55,7 +55,7 @@ TABLE = (
         (("megasas: FW in FAULT state!!", "https://lists.debian.org/debian-doc/2013/04/msg00133.html"),),
         keys=("megasas",)),
     row("raid-adapter-reset", WARN, r"(?:sd \S+: \[\w+\] )?megasas: (?:RESET|\[ ?\d+\]waiting|reset successful)|"
-        r"megaraid_sas: (?:no pending cmds after reset|resetting)|megasas: (?:Reset|Found FW)", "controller",
+        r"megaraid_sas: (?:no pending cmds after reset|resetting)|megasas: (?:Reset|Found FW|target reset)", "controller",
         "The MegaRAID controller was reset after commands hung.",
         (("sd 2:2:3:0: [sdd] megasas: RESET cmd=28 retries=0", TIGR),), keys=("megasas",)),
     row("raid-error", DETAIL, MR + r"(?:Reset successful|megasas_disable_intr|FW now in Ready|Waiting for FW|"

@@ -10,7 +10,8 @@ scsi_print_result), scsi_error.c, scsi_lib.c, sd.c, constants.c.
 
 from burnin.kernel_log.entry import DETAIL, FAIL, WARN, row
 
-S = r"(?:sd|scsi|sr|st|ses|sg) (?P<hctl>\d+:\d+:\d+:\d+): (?:\[(?P<disk>\w+)\] )?(?:tag#\d+ )?"
+# Kernels before 4.x put two spaces after "[sdX]" ("[sdb]  Sense Key : Medium Error [current]").
+S = r"(?:sd|scsi|sr|st|ses|sg) (?P<hctl>\d+:\d+:\d+:\d+): (?:\[(?P<disk>\w+)\] )?(?:tag#\d+ )?\s*"
 KEYS = ("scsi:{hctl}", "disk:{disk}")
 PART = ("disk:/dev/{disk}", "scsi:{hctl}")
 LABGRID = "https://github.com/labgrid-project/labgrid/issues/1539"

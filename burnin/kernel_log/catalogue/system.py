@@ -44,7 +44,7 @@ TABLE = (
         (("CPU0: Core temperature above threshold, cpu clock throttled (total events = 1)",
           "https://github.com/erpalma/throttled/issues/239"),)),
     row("thermal-critical", FAIL, r"(?:thermal (?P<zone>thermal_zone\d+): .*)?[Cc]ritical temperature reached|"
-        r"HARDWARE PROTECTION shutdown \(Temperature|Temperature too high|Critical temperature",
+        r"HARDWARE PROTECTION shutdown \(Temperature",
         ("thermal:{zone}", "platform"), "A thermal zone reached its critical temperature; the machine shuts down.",
         (("thermal thermal_zone0: critical temperature reached (105 C), shutting down", "format: drivers/thermal/thermal_core.c"),)),
 )

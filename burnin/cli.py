@@ -212,16 +212,22 @@ def _load_claims(path: str | None):
 def _write_outputs(summary, contents, junit_path, html_path, prom_path) -> None:
     from burnin.report.junit import junit_xml, write_atomically
 
-    if junit_path:
-        write_atomically(junit_path, junit_xml(summary))
-    if html_path:
-        from burnin.report.html import write_html
+    def write(path, render) -> None:
+        try:
+            write_atomically(path, render())
+        except OSError as exc:  # a full disk, a read-only directory: said, and the other outputs still written
+            click.echo(f"burnin: cannot write {path}: {exc.strerror or exc}", err=True)
 
-        write_html(summary, contents, html_path)
+    if junit_path:
+        write(junit_path, lambda: junit_xml(summary))
+    if html_path:
+        from burnin.report.html import render_html
+
+        write(html_path, lambda: render_html(summary, contents))
     if prom_path:
         from burnin.report.prometheus import latest_samples, prometheus_text
 
-        write_atomically(prom_path, prometheus_text(summary, latest_samples(contents)))
+        write(prom_path, lambda: prometheus_text(summary, latest_samples(contents)))
 
 
 def _destructive_profile(profile, host, destructive, yes_destroy_data, selected):

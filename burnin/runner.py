@@ -180,6 +180,7 @@ class Runner:
         self._ctx = multiprocessing.get_context("fork")
         self._cancel = self._ctx.Event()
         self._stop_signal: str | None = None
+        self._journal_lost: str | None = None
         self._cancel_time: float | None = None
         self._hard_stop = False
         self._slots: list[_Slot] = []
@@ -189,7 +190,16 @@ class Runner:
         record = self.journal.write(record_type, **fields)
         if record_type != "sample":
             self.records.append(record)
+        if self.journal.failed and self._journal_lost is None:
+            # A full disk or an I/O error: what is not in the journal was not tested as far as anyone can later
+            # tell, so the run stops now and ends INCOMPLETE; the journal up to here stays readable.
+            self._journal_lost = f"journal {self.journal.path}: {self.journal.failed}"
+            self.reporter.stopping(f"{self._journal_lost}: stopping all modules; the run is INCOMPLETE")
         return record
+
+    def _stopping(self) -> str | None:
+        """Why the run is being stopped early (a signal, a journal that cannot be written), or None."""
+        return self._stop_signal or self._journal_lost
 
     # -- signals -------------------------------------------------------------------------------
     def _on_signal(self, signum, _frame) -> None:
@@ -244,7 +254,7 @@ class Runner:
             if slot.verdict is None:
                 self._end_module(slot)
         verdicts = {s.name: s.verdict for s in self._slots}
-        complete = self._stop_signal is None
+        complete = self._stopping() is None
         verdict, reason = fold_run(verdicts, self.profile.required, complete)
         all_findings = [f for s in self._slots for f in s.findings]
         self._write(
@@ -255,6 +265,7 @@ class Runner:
             counts={sev.value: sum(1 for f in all_findings if f.severity is sev) for sev in Severity},
             duration_s=round(time.monotonic() - started, 3),
             interrupted=self._stop_signal,
+            **({"incomplete": self._journal_lost} if self._journal_lost else {}),
         )
         self.journal.close()
         return summarize(JournalContents(records=self.records), journal=str(self.journal.path))
@@ -328,7 +339,7 @@ class Runner:
         for phase in ("check", "run", "finish"):
             if phase == "run" and (self.mode != "run" or not self.host.live):
                 continue
-            if self._stop_signal and phase != "finish":
+            if self._stopping() and phase != "finish":
                 continue
             if self._hard_stop:
                 return
@@ -345,7 +356,7 @@ class Runner:
         if not active:
             return
         deadline = time.monotonic() + budget_s
-        if self._stop_signal:  # final checks after Ctrl-C: only the grace period
+        if self._stopping():  # final checks after Ctrl-C: only the grace period
             deadline = time.monotonic() + self.profile.stop_grace_s
         self.reporter.phase_started(phase, deadline - time.monotonic(), [s.name for s in active])
         for slot in active:
@@ -358,15 +369,16 @@ class Runner:
             if self._hard_stop:
                 for slot in active:
                     if slot.phase:
-                        self._kill(slot, f"{phase}: stopped by a second {self._stop_signal}")
+                        self._kill(slot, f"{phase}: stopped by a second {self._stopping()}")
                 return
             self._pump(active)
             now = time.monotonic()
-            if self._stop_signal and self._cancel_time is None:
+            if self._stopping() and self._cancel_time is None:
                 self._cancel_time = now
                 self._cancel.set()
-                self.reporter.stopping(f"{self._stop_signal}: stopping all modules")
-                self._write("note", module=None, message=f"{self._stop_signal} received: stopping", data={})
+                if self._stop_signal:
+                    self.reporter.stopping(f"{self._stop_signal}: stopping all modules")
+                    self._write("note", module=None, message=f"{self._stop_signal} received: stopping", data={})
             for slot in active:
                 if not slot.phase:
                     continue
@@ -488,7 +500,8 @@ class Runner:
         verdict, reason = fold_module(slot.findings, slot.errors, slot.tested, slot.skip_reasons)
         if self._cancel_time is not None and slot.process is not None and verdict in (
                 Verdict.PASS, Verdict.WARN, Verdict.SKIP):
-            reason = f"stopped by {self._stop_signal} before it finished" + (f"; {reason}" if reason else "")
+            why = self._stop_signal or "the journal could not be written"
+            reason = f"stopped by {why} before it finished" + (f"; {reason}" if reason else "")
             verdict = Verdict.INCOMPLETE
         slot.verdict, slot.reason = verdict, reason
         self._write("module_end", module=slot.name, verdict=verdict.value, reason=reason)

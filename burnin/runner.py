@@ -30,6 +30,7 @@ from burnin.journal import JournalContents, JournalWriter
 from burnin.model import Finding, Severity, Verdict
 from burnin.module import Module, ModuleContext, Skip
 from burnin.profile import Profile
+from burnin.sampling import SampleBudget
 from burnin.verdict import RunSummary, fold_module, fold_run, summarize
 
 _POLL_S = 0.2
@@ -184,6 +185,9 @@ class Runner:
         self._cancel_time: float | None = None
         self._hard_stop = False
         self._slots: list[_Slot] = []
+        run_s = profile.duration_s if mode == "run" else 0.0
+        self._samples = SampleBudget(self._write_sample, profile.journal_max_mb * 1e6,
+                                     run_s + profile.check_timeout_s + profile.finish_timeout_s, len(self.selected))
 
     # -- journal -------------------------------------------------------------------------------
     def _write(self, record_type: str, **fields: Any) -> dict[str, Any]:
@@ -196,6 +200,10 @@ class Runner:
             self._journal_lost = f"journal {self.journal.path}: {self.journal.failed}"
             self.reporter.stopping(f"{self._journal_lost}: stopping all modules; the run is INCOMPLETE")
         return record
+
+    def _write_sample(self, t: float, module: str, metrics: dict[str, Any], fold: dict[str, Any] | None) -> None:
+        # `fold` before `metrics`: raw sample lines keep the writer's usual shape (the reader's column path).
+        self._write("sample", t=round(t, 3), module=module, **({"fold": fold} if fold else {}), metrics=metrics)
 
     def _stopping(self) -> str | None:
         """Why the run is being stopped early (a signal, a journal that cannot be written), or None."""
@@ -257,6 +265,7 @@ class Runner:
         complete = self._stopping() is None
         verdict, reason = fold_run(verdicts, self.profile.required, complete)
         all_findings = [f for s in self._slots for f in s.findings]
+        self._samples.flush()
         self._write(
             "run_end",
             verdict=verdict.value,
@@ -414,12 +423,13 @@ class Runner:
 
     def _handle(self, slot: _Slot, kind: str, payload: dict[str, Any]) -> None:
         if kind == "sample":
-            self._write("sample", module=slot.name, metrics=payload["metrics"])
+            self._samples.sample(time.time(), slot.name, payload["metrics"])
             self.reporter.sample(slot.name, payload["metrics"])
         elif kind == "finding":
             payload["module"] = slot.name
             finding = Finding.from_record(payload)
             slot.findings.append(finding)
+            self._samples.finding(time.time(), slot.name)
             self._write("finding", **finding.to_record())
             self.reporter.finding(finding)
         elif kind == "note":
@@ -504,5 +514,6 @@ class Runner:
             reason = f"stopped by {why} before it finished" + (f"; {reason}" if reason else "")
             verdict = Verdict.INCOMPLETE
         slot.verdict, slot.reason = verdict, reason
+        self._samples.flush(slot.name)
         self._write("module_end", module=slot.name, verdict=verdict.value, reason=reason)
         self.reporter.module_ended(slot.name, verdict, reason)

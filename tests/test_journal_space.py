@@ -37,7 +37,7 @@ PLUGIN = '''
 def small_fs(tmp_path):
     mountpoint = tmp_path / "fs"
     mountpoint.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mountpoint)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mountpoint)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
@@ -96,3 +96,18 @@ def test_a_filesystem_that_fills_up_mid_run_ends_it_incomplete_with_one_line(tmp
     report = CliRunner().invoke(main, ["report", str(journal)])
     assert report.exit_code == 3 and "INCOMPLETE" in report.output, report.output
     assert "Traceback" not in report.output
+
+
+def test_a_run_whose_journal_cannot_fit_is_refused_before_it_starts(tmp_path, small_fs):
+    profile = tmp_path / "p.toml"
+    profile.write_text('extends = "soak"\n')  # 24 h: the journal may grow to its 50 MB budget
+    journal = small_fs / "run.jsonl"
+    result = CliRunner().invoke(main, ["run", "--profile", str(profile), "--journal", str(journal)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "MB free" in lines[0] and "journal_max_mb = 50" in lines[0], result.stderr
+    assert not journal.exists()
+    # A smaller budget fits.
+    profile.write_text('extends = "soak"\njournal_max_mb = 5\nduration = "1s"\nmodules = ["thermal"]\n')
+    assert "MB free" not in CliRunner().invoke(main, ["check", "--profile", str(profile), "--journal",
+                                                      str(journal)]).stderr

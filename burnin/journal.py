@@ -165,6 +165,12 @@ class JournalContents:
             return next((r for _, r in self._others if r.get("type") == record_type), None)
         return next((r for r in self.records if r.get("type") == record_type), None)
 
+    def folded(self) -> bool:
+        """Whether some samples were folded by the sample budget (burnin.sampling): a long run's journal."""
+        # Folded lines are never read as table rows (their `fold` member is not the writer's sample shape).
+        records = (r for _, r in self._others) if self._others is not None else iter(self.records)
+        return any(r.get("type") == "sample" and "fold" in r for r in records)
+
     def sample_columns(self) -> list[tuple[str, list[Run]]] | None:
         """The samples as columns, with no dict per record: [(module, runs)], modules in order of first
         appearance, each module's runs in file order. A run is (names, times, columns): consecutive samples

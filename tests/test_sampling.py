@@ -62,6 +62,17 @@ def test_a_long_run_of_a_server_fits_its_budget_with_detail_around_each_finding(
         assert len(around) >= 2 * (DETAIL_S - 1) - 1
         assert max(b["t"] - a["t"] for a, b in zip(around, around[1:])) <= 1.0
 
+    # The HTML report draws those minutes second by second, one set of charts per finding.
+    from burnin.report.html import render_html
+    from burnin.verdict import summarize
+
+    html = render_html(summarize(contents, journal=str(path)), contents)
+    detail = html.split('<section id="detail">', 1)[1].split("</section>", 1)[0]
+    assert detail.count("<figure>") >= 2 and "FAIL sensor:coretemp.0/Package id 0" in detail
+    assert "WARN sensor:coretemp.0/Package id 0" in detail
+    points = detail.split("<polyline", 1)[1].split('points="', 1)[1].split('"', 1)[0].split()
+    assert len(points) >= 2 * DETAIL_S - 2  # a point for each second, not buckets
+
     # The envelope keeps the true extremes: the folded maximum of a series is the maximum of its raw samples.
     series = {s.metric: s for s in journal_series(contents) if s.module == "thermal"}
     package = series["temp_c:coretemp.0/Package id 0"]

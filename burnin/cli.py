@@ -172,9 +172,7 @@ check.help += "\n\n" + EXIT_CODES_HELP
 def _load_profile(name: str, classes):
     from burnin import profile as profiles
 
-    schemas = {name: dict(cls.settings) for name, cls in classes.items()}
-    choices = {name: dict(cls.choices) for name, cls in classes.items()}
-    return profiles.load(name, schemas, choices)
+    return profiles.load(name, {name: cls.setting_specs() for name, cls in classes.items()})
 
 
 def _reporter(plain: bool):
@@ -292,7 +290,7 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     from burnin.model import ExitCode, exit_code_for
     from burnin.profile import parse_duration
     from burnin.registry import module_classes
-    from burnin.report.text import verdict_block
+    from burnin.report.text import use_colour, verdict_block
     from burnin.runner import Runner
 
     classes = module_classes()
@@ -337,7 +335,7 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     finally:
         reporter.close()
 
-    click.echo(verdict_block(summary), err=True)
+    click.echo(verdict_block(summary, colour=use_colour(sys.stderr)), err=True)
     if junit_path or html_path or prom_path:
         # Read back from disk: the runner keeps no samples in memory, and the file is what a report would see.
         _write_outputs(summary, journals.read(writer.path), junit_path, html_path, prom_path)
@@ -359,7 +357,7 @@ def report(journal: str, as_json: bool, junit_path: str | None, html_path: str |
     """The verdict and findings of any journal, including one cut short by a crash or power cut."""
     from burnin import journal as journals
     from burnin.model import exit_code_for
-    from burnin.report.text import verdict_block
+    from burnin.report.text import use_colour, verdict_block
     from burnin.verdict import summarize
 
     contents = journals.read(journal)
@@ -369,7 +367,7 @@ def report(journal: str, as_json: bool, junit_path: str | None, html_path: str |
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:
-        click.echo(verdict_block(summary))
+        click.echo(verdict_block(summary, colour=use_colour(sys.stdout)))
     sys.exit(exit_code_for(summary.verdict))
 
 
@@ -393,7 +391,8 @@ def modules(as_json: bool, sysroot: str | None) -> None:
                "stress": False, "settings": {}}
         if entry.cls is not None:
             cls = entry.cls
-            row.update(summary=cls.summary, needs=list(cls.needs), stress=cls.stress, settings=dict(cls.settings))
+            row.update(summary=cls.summary, needs=list(cls.needs), stress=cls.stress,
+                       settings={spec.name: spec.to_record() for spec in cls.setting_specs()})
             try:
                 probe = cls(host).probe()
                 row.update(available=probe.available, reason=probe.reason)

@@ -76,6 +76,28 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Judgement:
+    """What a pure judge decided: a Finding before it knows which module says it.
+
+    Judges return these; a module emits them with `ctx.report(judgement)`, which makes the Finding."""
+
+    severity: Severity
+    component: str
+    code: str
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def finding(self, module: str) -> Finding:
+        return Finding(module, Severity(self.severity), self.component, self.code, self.message, dict(self.evidence))
+
+    def with_severity(self, severity: Severity | str) -> "Judgement":
+        return Judgement(Severity(severity), self.component, self.code, self.message, self.evidence)
+
+
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARN: 1, Severity.FAIL: 2}
+
+
+@dataclass(frozen=True)
 class Probe:
     """Whether a module can run on this host, and if not, why not."""
 

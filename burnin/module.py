@@ -20,8 +20,9 @@ import threading
 import time
 from typing import Any, ClassVar, Mapping, Sequence
 
+from burnin import settings as settings_mod
 from burnin.host import CommandResult, Host
-from burnin.model import Finding, Probe, Severity
+from burnin.model import Finding, Judgement, Probe, Severity
 
 
 class Skip(Exception):
@@ -32,20 +33,41 @@ class Module:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""  # what it exercises, one line
     needs: ClassVar[tuple[str, ...]] = ()  # what it needs, in words ("root", "stress-ng (optional)")
-    stress: ClassVar[bool] = False  # loads the machine: not run by `check`, SKIP under --sysroot
-    # Defaults of the module's profile settings; a profile may override them. The type of each default
-    # is the type the profile must give (int accepts no float; float accepts int; durations are strings).
-    settings: ClassVar[Mapping[str, Any]] = {}
-    # Allowed values of string settings, e.g. {"above_max": ("warn", "fail")}; checked when a profile loads.
-    choices: ClassVar[Mapping[str, tuple]] = {}
+    stress: ClassVar[bool] = False  # loads the machine: its run phase is not part of `check`
+    # Whether its check/finish phases can judge a captured tree (--sysroot); None: yes unless it is a stress
+    # module. A module that cannot is "not applicable to a captured tree" there, not a SKIP that hides a gap.
+    judges_captures: ClassVar[bool | None] = None
+    # The module's profile settings: a frozen dataclass of `burnin.settings.setting(...)` fields. The module reads
+    # them as `self.settings.NAME`; profiles are validated against the declaration.
+    Settings: ClassVar[type] = settings_mod.NoSettings
 
     PHASES: ClassVar[tuple[str, ...]] = ("check", "run", "finish")
 
     def __init__(self, host: Host, settings: Mapping[str, Any] | None = None):
         self.host = host
-        merged = dict(self.settings)
-        merged.update(settings or {})
-        self.config: dict[str, Any] = merged
+        legacy = self._legacy_defaults()
+        if legacy is not None:  # a module still declaring `settings = {...}` (older third-party plugins)
+            merged = dict(legacy)
+            merged.update(settings or {})
+            self.config: dict[str, Any] = merged
+        else:
+            self.settings = settings_mod.build(self.Settings, settings)
+            self.config = settings_mod.as_dict(self.settings)
+
+    @classmethod
+    def _legacy_defaults(cls) -> Mapping[str, Any] | None:
+        legacy = getattr(cls, "settings", None)
+        return legacy if isinstance(legacy, Mapping) else None
+
+    @classmethod
+    def setting_specs(cls) -> tuple[settings_mod.SettingSpec, ...]:
+        """What a profile may set for this module (from `Settings`, or an older plugin's `settings` dict)."""
+        legacy = cls._legacy_defaults()
+        if legacy is None:
+            return settings_mod.specs(cls.Settings)
+        choices = getattr(cls, "choices", {}) or {}
+        return tuple(settings_mod.SettingSpec(name, settings_mod.legacy_type(default), default, "", "",
+                                              tuple(choices.get(name, ()))) for name, default in legacy.items())
 
     def probe(self) -> Probe:
         return Probe.ok()
@@ -64,6 +86,10 @@ class Module:
         (ports moved into namespaces, say). Runs in the runner's process, after the module's process is gone;
         returns what was done, for the journal. Most modules change nothing and need nothing here."""
         return []
+
+    @classmethod
+    def applies_to_captures(cls) -> bool:
+        return (not cls.stress) if cls.judges_captures is None else bool(cls.judges_captures)
 
     @classmethod
     def implements(cls, phase: str) -> bool:
@@ -127,6 +153,11 @@ class ModuleContext:
         finding = Finding(self.module, Severity(severity), component, code, message, dict(evidence or {}))
         self._emit("finding", finding.to_record())
         return finding
+
+    def report(self, judgement: Judgement) -> Finding:
+        """Emit what a judge decided."""
+        return self.finding(judgement.severity, judgement.component, judgement.code, judgement.message,
+                            judgement.evidence)
 
     def fail(self, component: str, code: str, message: str, evidence: Mapping[str, Any] | None = None) -> Finding:
         return self.finding(Severity.FAIL, component, code, message, evidence)

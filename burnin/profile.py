@@ -12,10 +12,11 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from burnin import tomlfile
 from burnin.errors import UsageError
+from burnin.settings import SettingError, SettingSpec, check_value
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?", re.IGNORECASE)
 _UNIT_S = {"ms": 0.001, "s": 1, "": 1, "m": 60, "h": 3600, "d": 86400}
@@ -179,12 +180,12 @@ def resolve(name_or_path: str) -> Path:
     raise UsageError(f"unknown profile {name_or_path!r} (built-in: {', '.join(builtin_names())}; or give a .toml path)")
 
 
-def load(name_or_path: str, module_schemas: Mapping[str, Mapping[str, Any]],
-         module_choices: Mapping[str, Mapping[str, tuple]] | None = None) -> Profile:
-    """Load, merge (`extends`) and validate a profile against the registered modules' settings."""
+def load(name_or_path: str, module_specs: Mapping[str, Sequence[SettingSpec]]) -> Profile:
+    """Load, merge (`extends`) and validate a profile against the registered modules' settings
+    (`Module.setting_specs()` of each module, by name)."""
     path = resolve(name_or_path)
     merged, sources = _load_chain(path, seen=())
-    return _build(merged, sources, module_schemas, module_choices or {}, display=str(path))
+    return _build(merged, sources, module_specs, display=str(path))
 
 
 MAX_EXTENDS = 8  # profiles in one `extends` chain, the last one included
@@ -236,7 +237,7 @@ def _where(sources: list[tuple[str, str, dict]], dotted: str) -> tuple[str, int 
     return sources[-1][0], None
 
 
-def _build(data: dict[str, Any], sources, schemas, choices, display: str) -> Profile:
+def _build(data: dict[str, Any], sources, schemas: Mapping[str, Sequence[SettingSpec]], display: str) -> Profile:
     def bad(dotted: str, message: str) -> UsageError:
         file, line = _where(sources, dotted)
         return UsageError(message, file=file, line=line, key=dotted)
@@ -279,19 +280,15 @@ def _build(data: dict[str, Any], sources, schemas, choices, display: str) -> Pro
         if not isinstance(table, dict):
             raise bad(f"settings.{module}", "must be a table")
         module_settings[module] = {}
+        specs = {spec.name: spec for spec in schemas[module]}
         for key, value in table.items():
             dotted = f"settings.{module}.{key}"
-            if key not in schemas[module]:
-                raise bad(dotted, f"unknown setting (known for {module}: {', '.join(sorted(schemas[module]))})")
-            default = schemas[module][key]
-            checked = _check_setting_type(value, default)
-            if checked is None:
-                raise bad(dotted, f"wrong type: {type(value).__name__} {value!r} (expected {type(default).__name__}, "
-                                  f"like the default {default!r})")
-            allowed = choices.get(module, {}).get(key)
-            if allowed and checked not in allowed:
-                raise bad(dotted, f"must be one of {', '.join(map(repr, allowed))}, not {checked!r}")
-            module_settings[module][key] = checked
+            if key not in specs:
+                raise bad(dotted, f"unknown setting (known for {module}: {', '.join(sorted(specs)) or 'none'})")
+            try:
+                module_settings[module][key] = check_value(specs[key], value)
+            except SettingError as exc:
+                raise bad(dotted, str(exc)) from None
 
     name = values.get("name") or Path(sources[-1][0]).stem
     return Profile(
@@ -318,29 +315,3 @@ def _type_name(expected) -> str:
     types = expected if isinstance(expected, tuple) else (expected,)
     names = {str: "string", int: "integer", float: "number", bool: "true/false", list: "list", dict: "table"}
     return " or ".join(names.get(t, t.__name__) for t in types)
-
-
-def _check_setting_type(value: Any, default: Any) -> Any | None:
-    """The value if it fits the default's type (int widens to float), else None."""
-    if isinstance(default, bool):
-        return value if isinstance(value, bool) else None
-    if isinstance(value, bool):
-        return None
-    if isinstance(default, float):
-        # NaN and infinity pass every comparison the wrong way (a NaN interval or limit disables its check).
-        if not isinstance(value, (int, float)) or abs(value) > 1e15 or value != value:
-            return None
-        return float(value)
-    if isinstance(default, int):
-        return value if isinstance(value, int) and abs(value) <= 2**63 else None
-    if isinstance(default, str):
-        return value if isinstance(value, str) else None
-    if isinstance(default, (list, tuple)):
-        if not isinstance(value, list):
-            return None
-        if default and not all(isinstance(v, type(default[0])) for v in value):
-            return None
-        return list(value)
-    if isinstance(default, dict):
-        return value if isinstance(value, dict) else None
-    return value

@@ -30,6 +30,7 @@ from burnin.journal import JournalContents, JournalWriter
 from burnin.model import Finding, Severity, Verdict
 from burnin.module import Module, ModuleContext, Skip
 from burnin.profile import Profile
+from burnin.coverage import NOT_APPLICABLE
 from burnin.sampling import SampleBudget
 from burnin.verdict import RunSummary, fold_module, fold_run, summarize
 
@@ -128,6 +129,7 @@ class _Slot:
     errors: list[str] = field(default_factory=list)
     skip_reasons: list[str] = field(default_factory=list)
     tested: bool = False
+    applicable: bool = True  # False: a module that cannot judge a captured tree, under --sysroot
     broken: bool = False
     verdict: Verdict | None = None
     reason: str = ""
@@ -241,6 +243,7 @@ class Runner:
             profile=self.profile.to_record(),
             argv=self.argv,
             modules=self.selected,
+            not_selected=sorted(set(self.classes) - set(self.selected)),
         )
         self.reporter.run_started(RunInfo(run_id, self.mode, self.profile, str(self.journal.path), identity,
                                           tuple(self.selected)))
@@ -263,7 +266,8 @@ class Runner:
                 self._end_module(slot)
         verdicts = {s.name: s.verdict for s in self._slots}
         complete = self._stopping() is None
-        verdict, reason = fold_run(verdicts, self.profile.required, complete)
+        not_applicable = [s.name for s in self._slots if not s.applicable]
+        verdict, reason = fold_run(verdicts, self.profile.required, complete, not_applicable)
         all_findings = [f for s in self._slots for f in s.findings]
         self._samples.flush()
         self._write(
@@ -302,6 +306,11 @@ class Runner:
             slot = _Slot(name, module)
             self._slots.append(slot)
             self._write("module_start", module=name)
+            if not self.host.live and not cls.applies_to_captures():
+                slot.applicable = False
+                slot.skip_reasons.append(NOT_APPLICABLE)
+                self._end_module(slot)
+                continue
             reason = self._why_not(cls, module)
             if reason:
                 slot.skip_reasons.append(reason)
@@ -321,8 +330,6 @@ class Runner:
 
     def _why_not(self, cls: type[Module], module: Module) -> str:
         """Why this module cannot take part in this run, or "" if it can."""
-        if cls.stress and not self.host.live:
-            return f"stress module: nothing to stress while analysing a captured tree ({self.host.root})"
         phases = self._phases_for(cls)
         if not phases:
             if self.mode == "check":
@@ -515,5 +522,8 @@ class Runner:
             verdict = Verdict.INCOMPLETE
         slot.verdict, slot.reason = verdict, reason
         self._samples.flush(slot.name)
-        self._write("module_end", module=slot.name, verdict=verdict.value, reason=reason)
+        if slot.applicable:
+            self._write("module_end", module=slot.name, verdict=verdict.value, reason=reason)
+        else:
+            self._write("module_end", module=slot.name, verdict=verdict.value, reason=reason, applicable=False)
         self.reporter.module_ended(slot.name, verdict, reason)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from burnin.coverage import Untested, untested
 from burnin.journal import JournalContents
 from burnin.model import Finding, Severity, Verdict
 
@@ -37,10 +38,12 @@ def fold_module(findings: Iterable[Finding], errors: Sequence[str], tested: bool
     return Verdict.PASS, "; ".join(skip_reasons) if skip_reasons else ""
 
 
-def fold_run(module_verdicts: Mapping[str, Verdict], required: Iterable[str], complete: bool
-             ) -> tuple[Verdict, str]:
-    required = set(required)
-    verdicts = dict(module_verdicts)
+def fold_run(module_verdicts: Mapping[str, Verdict], required: Iterable[str], complete: bool,
+             not_applicable: Iterable[str] = ()) -> tuple[Verdict, str]:
+    """`not_applicable`: modules that cannot judge a captured tree; they neither test nor count as missing."""
+    not_applicable = set(not_applicable)
+    required = set(required) - not_applicable
+    verdicts = {m: v for m, v in module_verdicts.items() if m not in not_applicable}
     failed = [m for m, v in verdicts.items() if v is Verdict.FAIL]
     if failed:
         return Verdict.FAIL, "failed: " + ", ".join(failed)
@@ -79,6 +82,7 @@ class RunSummary:
     torn_tail: bool = False
     journal: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    untested: list[Untested] = field(default_factory=list)  # areas not tested, and why (burnin.coverage)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +92,7 @@ class RunSummary:
             "module_reasons": self.module_reasons,
             "findings": [f.to_record() for f in self.findings],
             "counts": self.counts,
+            "untested": [u.to_record() for u in self.untested],
             "complete": self.complete,
             "interrupted": self.interrupted,
             "ended_unexpectedly": self.ended_unexpectedly,
@@ -114,6 +119,7 @@ def summarize(contents: JournalContents, journal: str = "") -> RunSummary:
 
     modules: dict[str, Verdict] = {}
     reasons: dict[str, str] = {}
+    not_applicable = [name for name, r in ended.items() if r.get("applicable") is False]
     for name in dict.fromkeys(started + list(ended)):
         if name in ended:
             try:
@@ -132,7 +138,7 @@ def summarize(contents: JournalContents, journal: str = "") -> RunSummary:
 
     complete = run_end is not None and not run_end.get("interrupted") and not run_end.get("incomplete")
     verdict, reason = fold_run(
-        modules, run_start.get("profile", {}).get("settings", {}).get("required", []), complete
+        modules, run_start.get("profile", {}).get("settings", {}).get("required", []), complete, not_applicable
     )
     if run_end is not None and run_end.get("incomplete"):
         reason = f"{run_end['incomplete']}; {reason}"
@@ -163,4 +169,5 @@ def summarize(contents: JournalContents, journal: str = "") -> RunSummary:
         torn_tail=contents.torn_tail,
         journal=journal,
         counts=count_findings(findings),
+        untested=untested(modules, reasons, run_start.get("not_selected") or (), not_applicable=not_applicable),
     )

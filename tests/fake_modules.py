@@ -5,21 +5,29 @@ import signal
 import subprocess
 import time
 
+from dataclasses import dataclass
+
 from burnin.model import Probe
 from burnin.module import Module, Skip
+from burnin.settings import setting
+
+
+@dataclass(frozen=True)
+class HealthySettings:
+    interval_s: float = setting(0.2, "how often run() samples", unit="s")
+    level: str = setting("warn", "severity of nothing at all", choices=("warn", "fail"))
 
 
 class Healthy(Module):
     name = "healthy"
     summary = "always fine"
-    settings = {"interval_s": 0.2, "level": "warn"}
-    choices = {"level": ("warn", "fail")}
+    Settings = HealthySettings
 
     def check(self, ctx):
         ctx.info("fake:1", "seen", "the fake device is present")
 
     def run(self, ctx):
-        while not ctx.wait(self.config["interval_s"]):
+        while not ctx.wait(self.settings.interval_s):
             ctx.sample({"value": 1.0})
 
 

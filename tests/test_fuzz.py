@@ -284,11 +284,10 @@ profile_keys = ["name", "description", "extends", "duration", "modules", "skip",
 
 def test_fuzzed_profiles_are_refused_in_one_line_or_load(tmp_path):
     from burnin import profile as profiles
+    from burnin.cli import _load_profile
     from burnin.registry import module_classes
 
     classes = module_classes()
-    schemas = {name: dict(cls.settings) for name, cls in classes.items()}
-    choices = {name: dict(cls.choices) for name, cls in classes.items()}
 
     @FUZZ
     @given(pairs=st.lists(st.tuples(st.sampled_from(profile_keys), toml_values), max_size=6),
@@ -299,7 +298,7 @@ def test_fuzzed_profiles_are_refused_in_one_line_or_load(tmp_path):
         path = tmp_path / "fuzzed.toml"
         path.write_bytes(text.encode("utf-8", errors="surrogatepass"))
         try:
-            loaded = profiles.load(str(path), schemas, choices)
+            loaded = _load_profile(str(path), classes)
         except UsageError:
             return
         for seconds in (loaded.duration_s, loaded.stop_grace_s, loaded.check_timeout_s, loaded.sample_flush_s):

@@ -9,12 +9,11 @@ from burnin.errors import UsageError
 from burnin.registry import module_classes
 from fake_modules import Healthy
 
-SCHEMAS = {"healthy": dict(Healthy.settings), "other": {}}
-CHOICES = {"healthy": dict(Healthy.choices)}
+SPECS = {"healthy": Healthy.setting_specs(), "other": ()}
 
 
 def load(path):
-    return profiles.load(str(path), SCHEMAS, CHOICES)
+    return profiles.load(str(path), SPECS)
 
 
 @pytest.mark.parametrize("text,seconds", [
@@ -33,11 +32,10 @@ def test_bad_durations_are_refused(bad):
 
 def test_every_builtin_profile_loads_against_the_registered_modules():
     classes = module_classes()
-    schemas = {n: dict(c.settings) for n, c in classes.items()}
-    choices = {n: dict(c.choices) for n, c in classes.items()}
+    specs = {n: c.setting_specs() for n, c in classes.items()}
     names = profiles.builtin_names()
     assert {"quick", "seller", "soak", "ci"} <= set(names)
-    loaded = {n: profiles.load(n, schemas, choices) for n in names}
+    loaded = {n: profiles.load(n, specs) for n in names}
     assert loaded["seller"].duration_s == 1800 and not loaded["seller"].disk_writes
     assert loaded["soak"].duration_s == 86400
     assert loaded["ci"].duration_s <= 120 and loaded["ci"].plain
@@ -58,7 +56,7 @@ def test_extends_a_builtin_profile_by_name(tmp_path):
     classes = module_classes()
     path = tmp_path / "mine.toml"
     path.write_text('extends = "seller"\nduration = "45m"\n')
-    loaded = profiles.load(str(path), {n: dict(c.settings) for n, c in classes.items()})
+    loaded = profiles.load(str(path), {n: c.setting_specs() for n, c in classes.items()})
     assert loaded.duration_s == 2700 and loaded.disk_writes is False
 
 

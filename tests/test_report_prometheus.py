@@ -148,8 +148,7 @@ def test_writer_as_the_runners_reporter_ends_with_the_runs_verdict(tmp_path, fak
     classes = fake_registry(Healthy, Fails)
     profile_path = tmp_path / "p.toml"
     profile_path.write_text('duration = "1s"\nstop_grace = "1s"\n')
-    profile = profiles.load(str(profile_path), {n: dict(c.settings) for n, c in classes.items()},
-                            {n: dict(c.choices) for n, c in classes.items()})
+    profile = profiles.load(str(profile_path), {n: c.setting_specs() for n, c in classes.items()})
     out = tmp_path / "burnin.prom"
     writer = PromFileWriter(out, interval_s=0.2)
     runner = Runner(profile, classes, ["healthy", "fails"], Host("/"), journal.JournalWriter(tmp_path / "j.jsonl"),

@@ -31,6 +31,7 @@ from typing import Any, Mapping
 from burnin.host import Host, format_cpulist
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
+from burnin.settings import setting
 
 READING_RANGE_C = (-40.0, 150.0)  # outside: a sensor that is broken or not wired, not a temperature
 LIMIT_MAX_C = 200.0  # limits above this, or <= 0, are "no limit" (unset registers, -273.15 °C)
@@ -378,18 +379,22 @@ def judge_throttle(rises: Mapping[int, Mapping[str, int]], severity: Severity) -
 
 
 # -- the module ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ThermalSettings:
+    interval_s: float = setting(1.0, "how often the sensors are read during the run", unit="s")
+    above_max: str = setting("warn", "severity of a temperature above its sensor's max (below critical)",
+                             choices=("warn", "fail"))
+    throttle: str = setting("warn", "severity of CPU thermal throttling during the run", choices=("warn", "fail"))
+    fan_min_tolerance_pct: float = setting(5.0, "RPM jitter allowed under a fan's minimum before fan-below-min",
+                                           unit="%")
+
+
 class ThermalModule(Module):
     name = "thermal"
     summary = "temperatures, fans, CPU thermal throttling and clocks (hwmon, thermal zones, cpufreq)"
     needs = ("hwmon drivers (coretemp, k10temp, nct6775, nvme, ...) or thermal zones",)
     stress = False
-    settings = {
-        "interval_s": 1.0,
-        "above_max": "warn",  # temp-above-max severity: "warn" or "fail"
-        "throttle": "warn",  # cpu-throttled severity: "warn" or "fail"
-        "fan_min_tolerance_pct": 5.0,  # RPM jitter allowed under fanN_min before fan-below-min
-    }
-    choices = {"above_max": ("warn", "fail"), "throttle": ("warn", "fail")}
+    Settings = ThermalSettings
 
     def __init__(self, host: Host, settings: Mapping[str, Any] | None = None):
         super().__init__(host, settings)
@@ -441,7 +446,7 @@ class ThermalModule(Module):
     def run(self, ctx: ModuleContext) -> None:
         if self._inv is None:
             self.check(ctx)
-        interval = float(self.config["interval_s"])
+        interval = self.settings.interval_s
         while not ctx.stopping():
             self._observe(ctx)
             if ctx.wait(interval):
@@ -453,7 +458,7 @@ class ThermalModule(Module):
         snap = self._observe(ctx)
         if self._baseline is not None:
             rises = throttle_increase(self._baseline, snap.throttle)
-            judgement = judge_throttle(rises, Severity(self.config["throttle"]))
+            judgement = judge_throttle(rises, Severity(self.settings.throttle))
             if judgement:
                 self._emit(ctx, judgement)
         self._summarise(ctx)
@@ -464,8 +469,8 @@ class ThermalModule(Module):
         snap = read_snapshot(self.host, self._inv)
         ctx.sample(snapshot_metrics(snap))
         self._samples += 1
-        above_max = Severity(self.config["above_max"])
-        tolerance = float(self.config["fan_min_tolerance_pct"])
+        above_max = Severity(self.settings.above_max)
+        tolerance = self.settings.fan_min_tolerance_pct
         junk: dict[str, list[str]] = {}
         for r in snap.temps:
             key = r.source.key

@@ -23,7 +23,7 @@ from burnin.model import Finding, Severity, Verdict
 from burnin.report import charts
 from burnin.report.charts import Limit
 from burnin.report.junit import write_atomically
-from burnin.report.text import _HEADLINE
+from burnin.report.text import headline
 from burnin.verdict import RunSummary
 
 _SEVERITY_ORDER = {Severity.FAIL: 0, Severity.WARN: 1, Severity.INFO: 2}
@@ -152,7 +152,7 @@ def _is_rows(value: Any) -> bool:
 # -- sections --------------------------------------------------------------------------------------
 def banner(summary: RunSummary) -> str:
     verdict = summary.verdict.value
-    lines = [f"<h1>{escape(_HEADLINE.get(summary.verdict, verdict))}</h1>"]
+    lines = [f"<h1>{escape(headline(summary))}</h1>"]
     if summary.ended_unexpectedly:
         lines.append("<p>The run ended unexpectedly: the journal stops without an end record (burnin was killed, "
                      "crashed, or the machine hung, rebooted or lost power).</p>")
@@ -160,6 +160,9 @@ def banner(summary: RunSummary) -> str:
         lines.append(f"<p>The run was interrupted ({escape(summary.interrupted)}) before it finished.</p>")
     if summary.reason and summary.verdict is not Verdict.PASS:
         lines.append(f"<p>Why: {escape(summary.reason)}</p>")
+    if summary.untested:
+        items = "".join(f"<li>{escape(u.area)}: {escape(u.reason or u.verdict)}</li>" for u in summary.untested)
+        lines.append(f'<div class="untested"><p>NOT tested:</p><ul>{items}</ul></div>')
     counts = summary.counts or {}
     lines.append(f"<p>{counts.get('fail', 0)} failure(s), {counts.get('warn', 0)} warning(s), "
                  f"{len(summary.modules)} module(s), ran {_duration(summary.duration_s)}</p>")

@@ -256,6 +256,29 @@ def _destructive_profile(profile, host, destructive, yes_destroy_data, selected)
     return dataclasses.replace(profile, module_settings=settings)
 
 
+def _check_journal_room(path, profile, mode: str) -> None:
+    """Refuse (one line, exit 2) a run whose journal may not fit where it goes: better now than INCOMPLETE later."""
+    import os
+
+    from burnin.errors import UsageError
+    from burnin.sampling import planned_journal_bytes
+
+    directory = path.parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    try:
+        room = os.statvfs(directory)
+    except OSError:
+        return  # the writer says what is wrong with the place
+    free = room.f_bavail * room.f_frsize
+    seconds = (profile.duration_s if mode == "run" else 0.0) + profile.check_timeout_s + profile.finish_timeout_s
+    need = planned_journal_bytes(seconds, os.cpu_count() or 1, profile.journal_max_mb * 1e6)
+    if free < need:
+        raise UsageError(f"{free / 1e6:.1f} MB free, and the journal may need up to {need / 1e6:.1f} MB "
+                         f"(journal_max_mb = {profile.journal_max_mb:g}): free some space or give --journal "
+                         "another place", file=str(directory))
+
+
 def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroot, expect_path, as_json, plain,
              destructive=(), yes_destroy_data=(), **output_paths):
     import dataclasses
@@ -297,6 +320,7 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     claims = _load_claims(expect_path)
     host = Host(sysroot or "/")
     profile = _destructive_profile(profile, host, destructive, yes_destroy_data, selected)
+    _check_journal_room(journals.resolve_path(journal_path), profile, mode)
     writer = journals.JournalWriter(journals.resolve_path(journal_path), sample_flush_s=profile.sample_flush_s)
     wanted = outputs.requested(output_paths)
     live = [output.live(path) for output, path in wanted.items() if output.live is not None]
@@ -311,7 +335,8 @@ def _execute(mode: str, profile_name, duration, only, skip, journal_path, sysroo
     click.echo(verdict_block(summary, colour=use_colour(sys.stderr)), err=True)
     if wanted:
         # Read back from disk: the runner keeps no samples in memory, and the file is what a report would see.
-        outputs.write_all(wanted, summary, journals.read(writer.path))
+        for problem in outputs.write_all(wanted, summary, journals.read(writer.path)):
+            click.echo(f"burnin: {problem}", err=True)
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     if summary.interrupted:
@@ -334,7 +359,8 @@ def report(journal: str, as_json: bool, **output_paths) -> None:
     contents = journals.read(journal)
     _say_problems(contents)
     summary = summarize(contents, journal=journal)
-    outputs.write_all(outputs.requested(output_paths), summary, contents)
+    for problem in outputs.write_all(outputs.requested(output_paths), summary, contents):
+        click.echo(f"burnin: {problem}", err=True)
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:

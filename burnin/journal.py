@@ -65,6 +65,9 @@ class JournalWriter:
         except OSError as exc:
             raise UsageError(f"cannot create journal: {exc.strerror or exc}", file=str(self.path)) from None
         self._sample_flush_s = sample_flush_s
+        # Why the journal stopped taking records (a full disk, an I/O error), or None while it takes them. After a
+        # failed write nothing more is written, so the file ends at most in one torn line, which the reader ignores.
+        self.failed: str | None = None
         self._lock = threading.Lock()
         self._seq = 0
         self._pending: list[bytes] = []
@@ -106,21 +109,28 @@ class JournalWriter:
                 self._flush_locked()
 
     def _flush_locked(self) -> None:
-        if self._pending:
+        if self._pending and self.failed is None and self._fd >= 0:
             data = b"".join(self._pending)
             self._pending.clear()
             view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            os.fsync(self._fd)
+            try:
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+                os.fsync(self._fd)
+            except OSError as exc:
+                self.failed = exc.strerror or str(exc)
+        self._pending.clear()
         self._last_flush = time.monotonic()
 
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0:
                 self._flush_locked()
-                os.close(self._fd)
+                try:
+                    os.close(self._fd)
+                except OSError as exc:  # NFS and some FUSE filesystems report a failed write only here
+                    self.failed = self.failed or exc.strerror or str(exc)
                 self._fd = -1
 
 
@@ -154,6 +164,12 @@ class JournalContents:
         if self._others is not None and record_type != "sample":
             return next((r for _, r in self._others if r.get("type") == record_type), None)
         return next((r for r in self.records if r.get("type") == record_type), None)
+
+    def folded(self) -> bool:
+        """Whether some samples were folded by the sample budget (burnin.sampling): a long run's journal."""
+        # Folded lines are never read as table rows (their `fold` member is not the writer's sample shape).
+        records = (r for _, r in self._others) if self._others is not None else iter(self.records)
+        return any(r.get("type") == "sample" and "fold" in r for r in records)
 
     def sample_columns(self) -> list[tuple[str, list[Run]]] | None:
         """The samples as columns, with no dict per record: [(module, runs)], modules in order of first
@@ -410,7 +426,7 @@ def record_problem(record: dict[str, Any]) -> str | None:
         checks += [_want(record, "verdict", (str,)), _want(record, "reason", (str,))]
     elif kind == "run_end":
         checks += [_want(record, "interrupted", (str,)), _want(record, "verdict", (str,)),
-                   _want(record, "reason", (str,))]
+                   _want(record, "reason", (str,)), _want(record, "incomplete", (str,))]
         duration = record.get("duration_s")
         if duration is not None and not (_number(duration) and duration >= 0):
             checks.append(f"duration_s is not a number of seconds ({_short(duration)})")

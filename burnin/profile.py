@@ -37,6 +37,7 @@ TOP_LEVEL_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "finish_timeout": ((str, int, float), "budget of the final-checks phase per module"),
     "stop_grace": ((str, int, float), "how long a module has to stop after its deadline or Ctrl-C before it is killed"),
     "sample_flush": ((str, int, float), "samples reach the disk at least this often"),
+    "journal_max_mb": ((int, float), "the journal's size budget in MB: longer runs fold their samples to fit"),
     "settings": (dict, "[settings.MODULE] tables: each module's thresholds and options"),
 }
 
@@ -110,6 +111,7 @@ class Profile:
     sample_flush_s: float
     module_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = ""
+    journal_max_mb: float = 50.0
 
     def settings_for(self, module: str) -> dict[str, Any]:
         return dict(self.module_settings.get(module, {}))
@@ -132,6 +134,7 @@ class Profile:
                 "check_timeout_s": self.check_timeout_s,
                 "finish_timeout_s": self.finish_timeout_s,
                 "stop_grace_s": self.stop_grace_s,
+                "journal_max_mb": self.journal_max_mb,
                 "modules_settings": {k: dict(v) for k, v in self.module_settings.items()},
             },
         }
@@ -149,6 +152,7 @@ DEFAULTS: dict[str, Any] = {
     "finish_timeout": "2m",
     "stop_grace": "3s",
     "sample_flush": "5s",
+    "journal_max_mb": 50,
 }
 
 
@@ -256,6 +260,10 @@ def _build(data: dict[str, Any], sources, schemas: Mapping[str, Sequence[Setting
         except ValueError as exc:
             raise bad(key, str(exc)) from None
 
+    journal_max_mb = values["journal_max_mb"]
+    if not (isinstance(journal_max_mb, (int, float)) and 1 <= journal_max_mb <= 1e6):
+        raise bad("journal_max_mb", f"must be a number of MB from 1 to 1000000, not {journal_max_mb!r}")
+
     known = sorted(schemas)
     for key in ("modules", "skip", "required"):
         if key in values and values[key] is not None:
@@ -299,6 +307,7 @@ def _build(data: dict[str, Any], sources, schemas: Mapping[str, Sequence[Setting
         sample_flush_s=durations["sample_flush"],
         module_settings=module_settings,
         source=display,
+        journal_max_mb=float(journal_max_mb),
     )
 
 

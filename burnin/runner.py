@@ -31,6 +31,7 @@ from burnin.model import Finding, Severity, Verdict
 from burnin.module import Module, ModuleContext, Skip
 from burnin.profile import Profile
 from burnin.coverage import NOT_APPLICABLE
+from burnin.sampling import SampleBudget
 from burnin.verdict import RunSummary, fold_module, fold_run, summarize
 
 _POLL_S = 0.2
@@ -182,16 +183,33 @@ class Runner:
         self._ctx = multiprocessing.get_context("fork")
         self._cancel = self._ctx.Event()
         self._stop_signal: str | None = None
+        self._journal_lost: str | None = None
         self._cancel_time: float | None = None
         self._hard_stop = False
         self._slots: list[_Slot] = []
+        run_s = profile.duration_s if mode == "run" else 0.0
+        self._samples = SampleBudget(self._write_sample, profile.journal_max_mb * 1e6,
+                                     run_s + profile.check_timeout_s + profile.finish_timeout_s, len(self.selected))
 
     # -- journal -------------------------------------------------------------------------------
     def _write(self, record_type: str, **fields: Any) -> dict[str, Any]:
         record = self.journal.write(record_type, **fields)
         if record_type != "sample":
             self.records.append(record)
+        if self.journal.failed and self._journal_lost is None:
+            # A full disk or an I/O error: what is not in the journal was not tested as far as anyone can later
+            # tell, so the run stops now and ends INCOMPLETE; the journal up to here stays readable.
+            self._journal_lost = f"journal {self.journal.path}: {self.journal.failed}"
+            self.reporter.stopping(f"{self._journal_lost}: stopping all modules; the run is INCOMPLETE")
         return record
+
+    def _write_sample(self, t: float, module: str, metrics: dict[str, Any], fold: dict[str, Any] | None) -> None:
+        # `fold` before `metrics`: raw sample lines keep the writer's usual shape (the reader's column path).
+        self._write("sample", t=round(t, 3), module=module, **({"fold": fold} if fold else {}), metrics=metrics)
+
+    def _stopping(self) -> str | None:
+        """Why the run is being stopped early (a signal, a journal that cannot be written), or None."""
+        return self._stop_signal or self._journal_lost
 
     # -- signals -------------------------------------------------------------------------------
     def _on_signal(self, signum, _frame) -> None:
@@ -247,10 +265,11 @@ class Runner:
             if slot.verdict is None:
                 self._end_module(slot)
         verdicts = {s.name: s.verdict for s in self._slots}
-        complete = self._stop_signal is None
+        complete = self._stopping() is None
         not_applicable = [s.name for s in self._slots if not s.applicable]
         verdict, reason = fold_run(verdicts, self.profile.required, complete, not_applicable)
         all_findings = [f for s in self._slots for f in s.findings]
+        self._samples.flush()
         self._write(
             "run_end",
             verdict=verdict.value,
@@ -259,6 +278,7 @@ class Runner:
             counts={sev.value: sum(1 for f in all_findings if f.severity is sev) for sev in Severity},
             duration_s=round(time.monotonic() - started, 3),
             interrupted=self._stop_signal,
+            **({"incomplete": self._journal_lost} if self._journal_lost else {}),
         )
         self.journal.close()
         return summarize(JournalContents(records=self.records), journal=str(self.journal.path))
@@ -335,7 +355,7 @@ class Runner:
         for phase in ("check", "run", "finish"):
             if phase == "run" and (self.mode != "run" or not self.host.live):
                 continue
-            if self._stop_signal and phase != "finish":
+            if self._stopping() and phase != "finish":
                 continue
             if self._hard_stop:
                 return
@@ -352,7 +372,7 @@ class Runner:
         if not active:
             return
         deadline = time.monotonic() + budget_s
-        if self._stop_signal:  # final checks after Ctrl-C: only the grace period
+        if self._stopping():  # final checks after Ctrl-C: only the grace period
             deadline = time.monotonic() + self.profile.stop_grace_s
         self.reporter.phase_started(phase, deadline - time.monotonic(), [s.name for s in active])
         for slot in active:
@@ -365,15 +385,16 @@ class Runner:
             if self._hard_stop:
                 for slot in active:
                     if slot.phase:
-                        self._kill(slot, f"{phase}: stopped by a second {self._stop_signal}")
+                        self._kill(slot, f"{phase}: stopped by a second {self._stopping()}")
                 return
             self._pump(active)
             now = time.monotonic()
-            if self._stop_signal and self._cancel_time is None:
+            if self._stopping() and self._cancel_time is None:
                 self._cancel_time = now
                 self._cancel.set()
-                self.reporter.stopping(f"{self._stop_signal}: stopping all modules")
-                self._write("note", module=None, message=f"{self._stop_signal} received: stopping", data={})
+                if self._stop_signal:
+                    self.reporter.stopping(f"{self._stop_signal}: stopping all modules")
+                    self._write("note", module=None, message=f"{self._stop_signal} received: stopping", data={})
             for slot in active:
                 if not slot.phase:
                     continue
@@ -409,12 +430,13 @@ class Runner:
 
     def _handle(self, slot: _Slot, kind: str, payload: dict[str, Any]) -> None:
         if kind == "sample":
-            self._write("sample", module=slot.name, metrics=payload["metrics"])
+            self._samples.sample(time.time(), slot.name, payload["metrics"])
             self.reporter.sample(slot.name, payload["metrics"])
         elif kind == "finding":
             payload["module"] = slot.name
             finding = Finding.from_record(payload)
             slot.findings.append(finding)
+            self._samples.finding(time.time(), slot.name)
             self._write("finding", **finding.to_record())
             self.reporter.finding(finding)
         elif kind == "note":
@@ -495,9 +517,11 @@ class Runner:
         verdict, reason = fold_module(slot.findings, slot.errors, slot.tested, slot.skip_reasons)
         if self._cancel_time is not None and slot.process is not None and verdict in (
                 Verdict.PASS, Verdict.WARN, Verdict.SKIP):
-            reason = f"stopped by {self._stop_signal} before it finished" + (f"; {reason}" if reason else "")
+            why = self._stop_signal or "the journal could not be written"
+            reason = f"stopped by {why} before it finished" + (f"; {reason}" if reason else "")
             verdict = Verdict.INCOMPLETE
         slot.verdict, slot.reason = verdict, reason
+        self._samples.flush(slot.name)
         if slot.applicable:
             self._write("module_end", module=slot.name, verdict=verdict.value, reason=reason)
         else:

@@ -136,10 +136,12 @@ def summarize(contents: JournalContents, journal: str = "") -> RunSummary:
                 modules[name] = Verdict.INCOMPLETE
                 reasons[name] = "did not finish: the run ended unexpectedly"
 
-    complete = run_end is not None and not run_end.get("interrupted")
+    complete = run_end is not None and not run_end.get("interrupted") and not run_end.get("incomplete")
     verdict, reason = fold_run(
         modules, run_start.get("profile", {}).get("settings", {}).get("required", []), complete, not_applicable
     )
+    if run_end is not None and run_end.get("incomplete"):
+        reason = f"{run_end['incomplete']}; {reason}"
     if contents.problems and verdict in (Verdict.PASS, Verdict.WARN):
         # A record left out may have been a failure: what is left cannot be called a pass.
         verdict = Verdict.ERROR

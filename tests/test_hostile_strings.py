@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import re
 import select
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from burnin.report.terminal import block, field, is_safe
+from burnin.report.text import _COLOUR, _RESET
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = "Dell\033]0;pwned\007\033[2J\033[31mRED\x9b2J\u202eevil<script>alert(1)</script>"
@@ -75,12 +75,12 @@ def _in_pty(args: list[str], cwd: Path, timeout_s: float = 120.0) -> tuple[int, 
         os.close(master)
 
 
-# The only escape sequences burnin itself writes to a terminal: the verdict box's colours.
-_OWN_COLOURS = re.compile("\x1b\\[(?:1;3[1-3]|0)m")
-
-
 def _assert_nothing_obeyed(out: bytes) -> str:
-    text = _OWN_COLOURS.sub("", out.decode("utf-8", errors="replace").replace("\r\n", "\n"))
+    """The terminal output with burnin's own colours of the verdict box taken out, checked for the seller's
+    sequences."""
+    text = out.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    for own in (*_COLOUR.values(), _RESET):
+        text = text.replace(own, "")
     assert "\x07" not in text, "a BEL reached the terminal"
     assert "\x1b]" not in text, "an OSC (window title) sequence reached the terminal"
     assert "\x1b[2J" not in text, "a clear-screen reached the terminal"

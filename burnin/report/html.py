@@ -9,6 +9,7 @@ Every string taken from the journal is escaped: a disk model of `<script>...` sh
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections import Counter
 from datetime import datetime, timezone
@@ -309,36 +310,77 @@ def charts_section(contents: JournalContents, start_t: float, end_t: float, limi
     lines = sum(1 if len(group) > charts.MAX_LINES else len(group) for _, group in groups)
     points = charts.points_per_series(lines)
     duplicated = {name for name, count in Counter(s.metric for s in series).items() if count > 1}
-    figures = []
-    notes = set()
-    for unit, group in groups:
-        drawn = []
-        for s in group:
-            data = charts.decimate(s.times, s.values, points)
-            if data is not None:
-                label = s.metric.split(":", 1)[1] if ":" in s.metric else s.metric
-                drawn.append((f"{s.module}/{label}" if s.metric in duplicated else label, data))
-        if not drawn:
-            continue
-        if any(d.count > len(d.times) for _, d in drawn):
-            notes.add("Long series are shown as buckets: the line is each bucket's mean, the shaded band its min to "
-                      "max, so short peaks stay visible.")
-        lines_drawn = drawn
-        if len(drawn) > charts.MAX_LINES and (merged := charts.envelope([d for _, d in drawn])) is not None:
-            lines_drawn = [(f"all {len(drawn)}: mean, and lowest to highest", merged)]
-            notes.add(f"Charts with more than {charts.MAX_LINES} series show them together: the band from the "
-                      "lowest to the highest of them, the line their mean; the table lists each one.")
-        times = [t for _, d in drawn for t in (d.times[0], d.times[-1])]
-        t0, t1 = min([start_t] + times), max([end_t] + times)
-        title, unit_label = charts.group_title(unit)
-        svg = charts.svg_chart(unit, lines_drawn, t0, t1, limits)
-        table = legend(drawn, swatches=lines_drawn is drawn)
-        if len(drawn) > charts.MAX_LINES:
-            table = f"<details><summary>each of the {len(drawn)} series</summary>{table}</details>"
-        figures.append(f"<figure><figcaption>{escape(title)}{f' ({escape(unit_label)})' if unit_label else ''}"
-                       f"</figcaption>{svg}{table}</figure>")
+    notes: set[str] = set()
+    figures = [_figure(unit, group, points, duplicated, start_t, end_t, limits, notes) for unit, group in groups]
     return (f'<section id="charts"><h2>Charts</h2><p class="muted">Time runs from the start of the run. '
-            f'{" ".join(sorted(notes))}</p><div class="charts">{"".join(figures)}</div></section>')
+            f'{" ".join(sorted(notes))}</p><div class="charts">{"".join(figures)}</div></section>'
+            + detail_section(contents, series, limits))
+
+
+def _figure(unit: str, group: Sequence[charts.Series], points: int, duplicated: set[str], start_t: float,
+            end_t: float, limits: Sequence[Limit], notes: set[str], caption: str = "") -> str:
+    """One chart of a group of series of one unit, with its legend ("" when none has a number to draw)."""
+    drawn = []
+    for s in group:
+        data = charts.decimate(s.times, s.values, points)
+        if data is not None:
+            label = s.metric.split(":", 1)[1] if ":" in s.metric else s.metric
+            drawn.append((f"{s.module}/{label}" if s.metric in duplicated else label, data))
+    if not drawn:
+        return ""
+    if any(d.count > len(d.times) for _, d in drawn):
+        notes.add("Long series are shown as buckets: the line is each bucket's mean, the shaded band its min to "
+                  "max, so short peaks stay visible.")
+    lines_drawn = drawn
+    if len(drawn) > charts.MAX_LINES and (merged := charts.envelope([d for _, d in drawn])) is not None:
+        lines_drawn = [(f"all {len(drawn)}: mean, and lowest to highest", merged)]
+        notes.add(f"Charts with more than {charts.MAX_LINES} series show them together: the band from the "
+                  "lowest to the highest of them, the line their mean; the table lists each one.")
+    times = [t for _, d in drawn for t in (d.times[0], d.times[-1])]
+    t0, t1 = min([start_t] + times), max([end_t] + times)
+    title, unit_label = charts.group_title(unit)
+    svg = charts.svg_chart(unit, lines_drawn, t0, t1, limits)
+    table = legend(drawn, swatches=lines_drawn is drawn)
+    if len(drawn) > charts.MAX_LINES:
+        table = f"<details><summary>each of the {len(drawn)} series</summary>{table}</details>"
+    return (f"<figure><figcaption>{escape(caption)}{escape(title)}{f' ({escape(unit_label)})' if unit_label else ''}"
+            f"</figcaption>{svg}{table}</figure>")
+
+
+DETAIL_FINDINGS = 6  # findings (failures first) whose minutes get charts of their own
+
+
+def detail_section(contents: JournalContents, series: Sequence[charts.Series], limits: Sequence[Limit]) -> str:
+    """Per-second charts of the finding's module for the minutes around each failure and warning, for a journal
+    whose long run was folded to fit its budget (burnin.sampling keeps those minutes raw); "" for any other."""
+    from burnin.sampling import DETAIL_S
+
+    if not contents.folded():
+        return ""
+    records = [r for r in contents.of_type("finding") if r.get("severity") in ("fail", "warn")]
+    records.sort(key=lambda r: r.get("severity") != "fail")
+    figures = []
+    for record in records[:DETAIL_FINDINGS]:
+        t, module = record["t"], record.get("module")
+        t0, t1 = t - DETAIL_S, t + DETAIL_S
+        window = []
+        for s in series:
+            if s.module != module:
+                continue
+            try:  # a module's samples are in time order: the window by bisection, not a scan of the day
+                first, last = bisect.bisect_left(s.times, t0), bisect.bisect_right(s.times, t1)
+            except TypeError:
+                continue
+            if last - first > 1:
+                window.append(charts.Series(s.module, s.metric, s.times[first:last], s.values[first:last]))
+        caption = f"{record.get('severity', '').upper()} {record.get('component', '')} at {_when(t)}: "
+        for unit, group in charts.group_series(window):
+            figures.append(_figure(unit, group, int(2 * DETAIL_S) + 1, set(), t0, t1, limits, set(), caption))
+    if not any(figures):
+        return ""
+    return (f'<section id="detail"><h2>Around the findings</h2><p class="muted">Each second of the '
+            f'{DETAIL_S / 60:g} minutes before and after each failure and warning, for its module. Time runs from '
+            f'{DETAIL_S / 60:g} minutes before the finding.</p><div class="charts">{"".join(figures)}</div></section>')
 
 
 def legend(drawn: Sequence[tuple[str, charts.Decimated]], swatches: bool = True) -> str:

@@ -66,9 +66,16 @@ def requested(options: dict[str, Any]) -> dict[OutputFormat, str]:
     return wanted
 
 
-def write_all(wanted: dict[OutputFormat, str], summary: Any, contents: Any) -> None:
+def write_all(wanted: dict[OutputFormat, str], summary: Any, contents: Any) -> list[str]:
+    """Write each wanted output; one that cannot be written (a full disk, a read-only directory) is said in the
+    returned lines and the others are still written."""
+    problems = []
     for output, path in wanted.items():
-        output.write(summary, contents, path)
+        try:
+            output.write(summary, contents, path)
+        except OSError as exc:
+            problems.append(f"cannot write {path}: {exc.strerror or exc}")
+    return problems
 
 
 # -- the built-in formats ---------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def verdict_block(summary: RunSummary, colour: bool = False) -> str:
     lines.append(f" Profile: {field(profile.get('name', '?'))} ({field(start.get('mode', 'run'))}), "
                  f"ran {summary.duration_s:.0f} s, burnin {field(start.get('burnin_version', '?'))}")
     lines.append(thin)
-    name_width = max([12] + [len(name) for name in summary.modules])
+    name_width = max([12] + [len(field(name, 40)) for name in summary.modules])
     for name, verdict in summary.modules.items():
         reason = message(summary.module_reasons.get(name, ""))
         head = f" {field(name, 40):<{name_width}} {verdict.value:<10} "
@@ -94,22 +94,22 @@ def verdict_box(summary: RunSummary, colour: bool = False) -> str:
         rows += textwrap.wrap("The run ended unexpectedly: burnin was killed, crashed, or the machine hung, "
                               "rebooted or lost power.", inner)
     elif summary.interrupted:
-        rows.append(f"The run was interrupted ({summary.interrupted}) before it finished.")
+        rows.append(f"The run was interrupted ({field(summary.interrupted, 40)}) before it finished.")
     fails = [f for f in summary.findings if f.severity is Severity.FAIL]
     for finding in fails[:_BOX_FAILS]:
-        rows += textwrap.wrap(f"FAIL {field(finding.component)}: {message(finding.message)}", inner)[:2]
+        rows += textwrap.wrap(message(f"FAIL {finding.component}: {finding.message}"), inner)[:2]
     if len(fails) > _BOX_FAILS:
         rows.append(f"... and {len(fails) - _BOX_FAILS} more failure(s), listed above")
     if summary.untested:
-        text = "NOT tested: " + "; ".join(field(item.area) for item in summary.untested)
+        text = message("NOT tested: " + "; ".join(item.area for item in summary.untested))
         wrapped = textwrap.wrap(text, inner)
         if len(wrapped) > _BOX_UNTESTED_LINES:
             wrapped = wrapped[:_BOX_UNTESTED_LINES]
             wrapped[-1] = wrapped[-1][: inner - 22].rstrip() + " ... (rows above)"
         rows += wrapped
     if summary.reason and summary.verdict not in (Verdict.PASS, Verdict.FAIL):
-        rows += textwrap.wrap(f"Why: {message(summary.reason)}", inner)[:2]
-    rows += textwrap.wrap(f"Journal: {field(summary.journal, 400)}", inner, break_on_hyphens=False)
+        rows += textwrap.wrap(message(f"Why: {summary.reason}"), inner)[:2]
+    rows += textwrap.wrap(message(f"Journal: {summary.journal}"), inner, break_on_hyphens=False)
     edge = "+" + "=" * (WIDTH - 2) + "+"
     box = [edge] + [f"| {row:<{inner}} |" for row in (field(r, 4000) for r in rows)] + [edge]
     if colour:

@@ -3,6 +3,11 @@
 real JournalWriter. The reports' tests and benchmarks build their journals with it.
 
     python scripts/bench/make_journal.py OUT.jsonl [--hours 24] [--interval 1] [--fail] [--hostile]
+    python scripts/bench/make_journal.py OUT.jsonl --hours 24 --sockets 2 --threads 256 --dimms 24 --disks 24
+
+The second form simulates a server of that size (1 Hz samples of every metric its modules would read) through the
+runner's sample budget, with a FAIL and a WARN finding a third and two thirds into the run: the journal must stay
+within `--budget-mb` (50) and keep per-second samples for two minutes either side of each finding.
 
 The default run: thermal (12 temperatures, 6 fans), cpu (8 clocks, 8 busy figures) and disk (2 disk
 temperatures, read/write MB/s and IOPS of two disks): 42 metrics. One temperature spikes for a single sample
@@ -175,6 +180,76 @@ def write_journal(path: str | Path, hours: float = 24.0, interval_s: float = 1.0
     return path
 
 
+def server_metric_names(sockets: int, threads: int, dimms: int, disks: int) -> dict[str, list[str]]:
+    """The metric names each module samples on a server of this size, as the real modules name them: per-core
+    and per-socket temperatures, fans, and clocks and throttle counters of every logical CPU (thermal); busy and
+    clock of every logical CPU (cpu); corrected and uncorrected error counts of every DIMM (memory); temperature,
+    throughput and IOPS of every disk (disk)."""
+    cores = max(1, threads // 2)
+    thermal = [f"temp_c:coretemp.{s}/Package id {s}" for s in range(sockets)]
+    thermal += [f"temp_c:coretemp.{c % sockets}/Core {c // sockets}" for c in range(cores)]
+    thermal += [f"temp_c:dimm {d}" for d in range(dimms)] + [f"fan_rpm:ipmi/FAN{n}" for n in range(1, 9)]
+    thermal += [f"freq_mhz:cpu{c}" for c in range(threads)]
+    thermal += [f"throttle_count:cpu{c}:{kind}" for c in range(threads) for kind in ("core", "package")]
+    cpu = [f"busy_pct:cpu{c}" for c in range(threads)] + [f"freq_mhz:cpu{c}" for c in range(threads)]
+    memory = [f"{kind}:dimm {d}" for d in range(dimms) for kind in ("ce_count", "ue_count")]
+    disk = [f"{kind}:sd{d}" for d in range(disks) for kind in ("temp_c", "mb_per_s_read", "mb_per_s_write", "iops")]
+    return {"thermal": thermal, "cpu": cpu, "memory": memory, "disk": disk}
+
+
+def write_server_journal(path: str | Path, hours: float = 24.0, sockets: int = 2, threads: int = 256,
+                         dimms: int = 24, disks: int = 24, budget_mb: float = 50.0, start: float = START,
+                         findings_at: Iterable[float] = (1 / 3, 2 / 3)) -> Path:
+    """A run of a server of this size sampled at 1 Hz by four modules, with findings at these fractions of the
+    run, written through the runner's sample budget (burnin.sampling) as a live run would be."""
+    from burnin.sampling import SampleBudget
+
+    path = Path(path)
+    names = server_metric_names(sockets, threads, dimms, disks)
+    writer = JournalWriter(path, sample_flush_s=2.0)
+    duration = hours * 3600
+    modules = list(names)
+    writer.write("run_start", t=start, schema=1, run_id="00000000-0000-4000-8000-000000000002",
+                 burnin_version="0.1.0", mode="run",
+                 host={"hostname": "big1", "sysroot": None, "system_vendor": "Supermicro",
+                       "system_product": "SYS-2029BT", "system_serial": "SN-BIG"},
+                 profile={"name": "soak", "duration_s": duration, "source": "builtin",
+                          "settings": {"modules": modules, "required": [], "journal_max_mb": budget_mb}},
+                 argv=["run", "--profile", "soak"], modules=modules)
+    for module in modules:
+        writer.write("module_start", t=start, module=module)
+
+    def write(t, module, metrics, fold):
+        writer.write("sample", t=round(t, 3), module=module, **({"fold": fold} if fold else {}), metrics=metrics)
+
+    budget = SampleBudget(write, budget_mb * 1e6, duration + 240, len(modules))
+    steps = int(duration)
+    finding_steps = {int(steps * f): n for n, f in enumerate(findings_at)}
+    noise = [((k * 7919) % 201 - 100) / 100 for k in range(4099)]  # -1..1, repeatable
+    bases = {module: [40.0 + (k % 37) for k in range(len(own))] for module, own in names.items()}
+    for i in range(steps):
+        t = start + i
+        load = _load(i)
+        for module, own in names.items():
+            base = bases[module]
+            values = [round(b * (0.8 + 0.4 * load) + noise[(i + 13 * k) % 4099], 1) for k, b in enumerate(base)]
+            budget.sample(t, module, dict(zip(own, values)))
+        if i in finding_steps:
+            n = finding_steps[i]
+            budget.finding(t, "thermal")
+            writer.write("finding", t=t, module="thermal", severity="fail" if n == 0 else "warn",
+                         component="sensor:coretemp.0/Package id 0", code="temp-critical" if n == 0 else "temp-above-max",
+                         message=f"finding {n} of the simulation", evidence={"step": i})
+    end = start + steps
+    budget.flush()
+    for module in modules:
+        writer.write("module_end", t=end, module=module, verdict="FAIL" if module == "thermal" else "PASS", reason="")
+    writer.write("run_end", t=end, verdict="FAIL", reason="failed: thermal", modules={}, counts={},
+                 duration_s=duration, interrupted=None)
+    writer.close()
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", help="journal file to create (must not exist)")
@@ -182,9 +257,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between samples")
     parser.add_argument("--fail", action="store_true", help="include a temp-critical FAIL finding")
     parser.add_argument("--hostile", action="store_true", help="put an HTML/JS payload into journal strings")
+    server = parser.add_argument_group("a server of this size, through the runner's sample budget (any of these "
+                                       "options selects it)")
+    server.add_argument("--sockets", type=int, help="CPU sockets (e.g. 2)")
+    server.add_argument("--threads", type=int, help="logical CPUs (e.g. 256)")
+    server.add_argument("--dimms", type=int, help="DIMMs (e.g. 24)")
+    server.add_argument("--disks", type=int, help="disks (e.g. 24)")
+    server.add_argument("--budget-mb", type=float, help="journal_max_mb (default 50)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    path = write_journal(args.out, hours=args.hours, interval_s=args.interval, fail=args.fail, hostile=args.hostile)
+    if any(v is not None for v in (args.sockets, args.threads, args.dimms, args.disks, args.budget_mb)):
+        path = write_server_journal(args.out, hours=args.hours, sockets=args.sockets or 2,
+                                    threads=args.threads or 256, dimms=args.dimms or 24, disks=args.disks or 24,
+                                    budget_mb=args.budget_mb or 50.0)
+        metrics = sum(map(len, server_metric_names(args.sockets or 2, args.threads or 256, args.dimms or 24,
+                                                   args.disks or 24).values()))
+        print(f"{metrics} metrics at 1 Hz for {args.hours:g} h", end="; ")
+    else:
+        path = write_journal(args.out, hours=args.hours, interval_s=args.interval, fail=args.fail,
+                             hostile=args.hostile)
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - began:.1f} s")
     return 0
 

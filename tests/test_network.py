@@ -27,6 +27,7 @@ from burnin.modules.network import (
     growth,
     judge_direction,
     judge_link,
+    make_direction,
     split_growth,
 )
 from burnin.testing import RecordingContext, run_phases
@@ -523,3 +524,62 @@ def test_missed_frames_count_as_drops_not_errors():
                                   "ethtool:rx_align_errors": 1})
     assert errors == {"rx_crc_errors": 1, "ethtool:rx_align_errors": 1}
     assert drops == {"rx_missed_errors": 5, "ethtool:rx_missed_errors": 3}
+
+
+def test_the_cpu_bound_cut_off_is_a_setting():
+    busy = Direction("eth1", "eth2", 700.0, 875_000_000, 10.0, 0.93, 0.4)
+    assert judge_direction(busy, 1000, 0.8, 0.0, "eth1 and eth2").code == "throughput-cpu-bound"  # default 0.9
+    strict = judge_direction(busy, 1000, 0.8, 0.0, "eth1 and eth2", cpu_bound_share=0.95)
+    assert (strict.severity, strict.code, strict.component) == (Severity.FAIL, "low-throughput", "nic:eth1")
+    assert strict.evidence["cpu_bound_share"] == 0.95
+    module = NetworkModule(Host("/"), {"cpu_bound_share": 0.95, "pairs": [["eth1", "eth2"]]})
+    assert module.settings.cpu_bound_share == 0.95 and module.settings.pairs == (("eth1", "eth2"),)
+
+
+def test_a_malformed_pair_is_refused_when_the_settings_are_read():
+    from burnin.settings import SettingError
+
+    with pytest.raises(SettingError, match="wrong type") as err:
+        NetworkModule(Host("/"), {"pairs": [["eth1"]]})
+    assert err.value.key == "pairs"
+
+
+def test_pair_load_runs_both_directions_on_loopback_and_stops_the_one_way():
+    """The pair's four workers as one load, driven by the harness: on loopback (127.0.0.1 and 127.0.0.2 stand
+    for the two ports), no namespaces needed."""
+    from burnin.load import drive
+    from burnin.tools import traffic
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    argv = {"recv_b": traffic.worker_argv(*traffic.receive_args("127.0.0.2", port, 1, 0.5, 10.0)),
+            "recv_a": traffic.worker_argv(*traffic.receive_args("127.0.0.1", port, 1, 0.5, 10.0)),
+            "send_a": traffic.worker_argv(*traffic.send_args("127.0.0.2", port, 1, 0.5)),
+            "send_b": traffic.worker_argv(*traffic.send_args("127.0.0.1", port, 1, 0.5))}
+    load = traffic.PairLoad(Host("/"), "traffic lo", argv, ready_s=20.0)
+    ctx = RecordingContext("network", Host("/"), phase="run", seconds=60.0)
+    outcome = drive(ctx, [load], until=time.monotonic() + 40.0, interval_s=0.2)
+    assert outcome.reason == "ended" and load.error is None and not load.interrupted
+    results = load.results()
+    assert results["recv_b"]["bytes"] == results["send_a"]["bytes"] > 0
+    assert results["recv_a"]["bytes"] == results["send_b"]["bytes"] > 0
+    direction = make_direction("a", "b", results["send_a"], results["recv_b"])
+    assert direction.error is None and direction.mbps > 0
+    assert [n["message"] for n in ctx.notes] == ["load started", "load stopped"]
+
+
+def test_pair_load_whose_receiver_cannot_listen_says_why_and_never_starts_the_senders():
+    from burnin.load import drive
+    from burnin.tools import traffic
+
+    argv = {"recv_b": traffic.worker_argv(*traffic.receive_args("192.0.2.1", 47001, 1, 0.5, 1.0)),  # not ours
+            "recv_a": traffic.worker_argv(*traffic.receive_args("127.0.0.1", 0, 1, 0.5, 1.0)),
+            "send_a": ["false"], "send_b": ["false"]}
+    load = traffic.PairLoad(Host("/"), "traffic bad", argv, ready_s=20.0)
+    ctx = RecordingContext("network", Host("/"), phase="run", seconds=60.0)
+    drive(ctx, [load], until=time.monotonic() + 30.0, interval_s=0.2)
+    assert load.failed_role == "recv_b" and "OSError" in load.error
+    assert load.loads["send_a"].proc is None and load.loads["send_b"].proc is None
+    assert load.results()["send_a"] == {} and "error" in load.results()["recv_b"]

@@ -18,7 +18,8 @@ power-on hours (history reset), and the first 256 KiB of every disk that does no
 for partition tables and filesystem signatures.
 run(): the read scan (setting `scan`): "sample" reads `sample_mib` spread over `sample_regions` regions from the
 first to the last byte, pass after pass (each pass shifted) while `repeat_scan`; "full" reads every byte, in
-regions of `region_mib`. All disks at once, one thread each, O_DIRECT into page-aligned buffers, opened read-only.
+regions of `region_mib`. All disks at once, one thread each, O_DIRECT into page-aligned buffers, opened read-only;
+each scan, write job and the self-test watch is a load driven (and stopped) by `burnin.load`.
 Samples ``read_mbps:DISK`` (MB/s, 10^6 bytes). A self-test (setting `self_test`: short/long) is started on every
 drive that supports it and is not already running one, and its progress sampled (``self_test_remaining_pct:DISK``).
 finish(): SMART read again; counters compared with the baseline; self-test results judged. A self-test still running
@@ -56,6 +57,10 @@ or `write-verify-mismatch` (bytes read back differ), naming the byte offset and 
 `wipe-incomplete`: the run ended first (stops within a chunk's I/O of being asked; says how far it got). ERROR: a
 consented device that may no longer be written (mounted since) or cannot be opened exclusively. NVMe
 format/sanitize and ATA secure erase are not done (a zero overwrite does not reach an SSD's spare area).
+
+The package, by capability: `smart` (SMART judgement: pure functions, also for `burnin smart FILE`), `smart_watch`
+(SMART over a run: the drives, the baseline, self-tests, the second read), `scan` (the read scan and the
+previous-data check), `destructive` (write-verify and wipe, and the consent rules), `settings`.
 
 Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can emit):
 

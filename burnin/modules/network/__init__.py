@@ -50,6 +50,9 @@ Virtual NICs (virtio_net, veth, vmxnet3…) report no speed, or a nominal one: I
 traffic throughput is reported, judged only against `min_mbps` when set. Measured throughput is always in an
 INFO finding (`throughput`, or `throughput-unjudged` when there is nothing to judge it against).
 
+The package, by capability: `links` (link audit), `counters` (counters and flaps), `pair_traffic` (the port-pair
+traffic test and putting the ports back); this file holds the settings and the phases.
+
 Findings (component `nic:PORT`, or `network` for the module as a whole; one row per code):
 
     code                   severity          when

@@ -64,50 +64,51 @@ previous-data check), `destructive` (write-verify and wipe, and the consent rule
 
 Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can emit):
 
-    code                           severity         when
-    smart-health-failed            FAIL             the drive's own SMART health check says FAILED
-    smart-pending-sectors          FAIL             Current_Pending_Sector (197) non-zero
-    smart-offline-uncorrectable    FAIL             Offline_Uncorrectable (198) non-zero
-    smart-reallocated-sectors      WARN / FAIL      reallocated sectors (5); FAIL above `reallocated_fail`
-    smart-attribute-failing        FAIL             a pre-fail attribute at or below its threshold
-    smart-attribute-failed-before  WARN             an attribute that reached its threshold in the past
-    smart-reported-uncorrect       WARN             Reported_Uncorrect (187) non-zero
-    smart-crc-errors               WARN             UDMA_CRC_Error_Count (199): cable or backplane
-    smart-error-log                WARN             entries in the error log (NVMe: not the host's own)
-    smart-history-reset            WARN             log entries stamped after the drive's power-on hours
-    nvme-critical-warning          FAIL             NVMe critical warning bits (decoded)
-    nvme-media-errors              FAIL             NVMe media and data integrity errors
-    nvme-worn-out                  WARN / FAIL      Percentage Used at `nvme_used_warn_pct` / `nvme_used_fail_pct`
-    nvme-spare-low                 FAIL             available spare below the drive's threshold
-    scsi-grown-defects             WARN / FAIL      grown defect list; FAIL above `grown_defects_fail`
-    scsi-uncorrected-errors        FAIL             uncorrected read/write/verify errors
-    self-test-failed               FAIL             the latest (or this run's) self-test failed
-    smart-counter-grew             FAIL             a SMART error counter grew during the run (NVMe error log:
-                                                    INFO when all new entries are the host's own, WARN unreadable)
-    smart-lost                     FAIL             SMART data at the start of the run, none at its end
-    smart-not-read                 WARN             smartctl is not installed: health and history unknown
-    smart-unavailable              INFO             no SMART on this disk, or smartctl may not open it here
-    smart-parser-gap               INFO             a field pySMART missed, taken from smartctl's JSON
-    self-test-not-started          INFO             the drive refused to start the self-test
-    self-test-no-result            WARN             a self-test ended without a new log entry
-    self-test-aborted              WARN             a self-test that did not complete
-    self-test-passed               INFO             a self-test completed without error
-    self-test-stopped              INFO             our self-test aborted at the end (`self_test_abort_on_stop`)
-    self-test-continues            INFO             a self-test still running in the drive when the run ended
-    claim-mismatch / claim-match   FAIL / INFO      power-on hours against the claims' `max_power_on_hours`
-    claim-unchecked                WARN             a power-on-hours claim that could not be checked
-    disk-previous-data             WARN (INFO)      partitions or signatures on a disk (setting `previous_data`)
-    disk-read-error                FAIL             a read error in the scan, naming the byte offset and LBA
-    disk-vanished                  FAIL             a disk that stopped answering during the scan or the writes
-    disk-read-hung                 WARN             a read that had not returned when the run ended
-    disk-slow-read                 WARN             single reads slower than `slow_read_s`
-    disk-slow-region               WARN             regions slower than `slow_region_fraction` of the median
-    disk-untested                  WARN             a disk this process may not open while others were read
-    write-error                    FAIL             an I/O error writing, flushing or reading back (destructive)
-    write-verify-mismatch          FAIL             bytes read back differ from those written (destructive)
-    write-verify-passed            INFO             every byte written read back as written (destructive)
-    disk-wiped                     INFO             zeros written and read back, with a `wipe-certificate` note
-    wipe-incomplete                WARN             the run ended before the wipe finished
+| code | severity | when |
+|---|---|---|
+| `smart-health-failed` | FAIL | the drive's own SMART health check says FAILED |
+| `smart-pending-sectors` | FAIL | Current_Pending_Sector (197) non-zero |
+| `smart-offline-uncorrectable` | FAIL | Offline_Uncorrectable (198) non-zero |
+| `smart-reallocated-sectors` | WARN / FAIL | reallocated sectors (5); FAIL above `reallocated_fail` |
+| `smart-attribute-failing` | FAIL | a pre-fail attribute at or below its threshold |
+| `smart-attribute-failed-before` | WARN | an attribute that reached its threshold in the past |
+| `smart-reported-uncorrect` | WARN | Reported_Uncorrect (187) non-zero |
+| `smart-crc-errors` | WARN | UDMA_CRC_Error_Count (199): cable or backplane |
+| `smart-error-log` | WARN | entries in the error log (NVMe: not the host's own) |
+| `smart-history-reset` | WARN | log entries stamped after the drive's power-on hours |
+| `nvme-critical-warning` | FAIL | NVMe critical warning bits (decoded) |
+| `nvme-media-errors` | FAIL | NVMe media and data integrity errors |
+| `nvme-worn-out` | WARN / FAIL | Percentage Used at `nvme_used_warn_pct` / `nvme_used_fail_pct` |
+| `nvme-spare-low` | FAIL | available spare below the drive's threshold |
+| `scsi-grown-defects` | WARN / FAIL | grown defect list; FAIL above `grown_defects_fail` |
+| `scsi-uncorrected-errors` | FAIL | uncorrected read/write/verify errors |
+| `self-test-failed` | FAIL | the latest (or this run's) self-test failed |
+| `smart-counter-grew` | FAIL (INFO, WARN) | a SMART error counter grew during the run (NVMe error log: INFO when the |
+|  |  | new entries are all the host's own commands, WARN when they cannot be read) |
+| `smart-lost` | FAIL | SMART data at the start of the run, none at its end |
+| `smart-not-read` | WARN | smartctl is not installed: health and history unknown |
+| `smart-unavailable` | INFO | no SMART on this disk, or smartctl may not open it here |
+| `smart-parser-gap` | INFO | a field pySMART missed, taken from smartctl's JSON |
+| `self-test-not-started` | INFO | the drive refused to start the self-test |
+| `self-test-no-result` | WARN | a self-test ended without a new log entry |
+| `self-test-aborted` | WARN | a self-test that did not complete |
+| `self-test-passed` | INFO | a self-test completed without error |
+| `self-test-stopped` | INFO | our self-test aborted at the end (`self_test_abort_on_stop`) |
+| `self-test-continues` | INFO | a self-test still running in the drive when the run ended |
+| `claim-mismatch` / `claim-match` | FAIL / INFO | power-on hours against the claims' `max_power_on_hours` |
+| `claim-unchecked` | WARN | a power-on-hours claim that could not be checked |
+| `disk-previous-data` | WARN (INFO) | partitions or signatures on a disk (setting `previous_data`) |
+| `disk-read-error` | FAIL | a read error in the scan, naming the byte offset and LBA |
+| `disk-vanished` | FAIL | a disk that stopped answering during the scan or the writes |
+| `disk-read-hung` | WARN | a read that had not returned when the run ended |
+| `disk-slow-read` | WARN | single reads slower than `slow_read_s` |
+| `disk-slow-region` | WARN | regions slower than `slow_region_fraction` of the median |
+| `disk-untested` | WARN | a disk this process may not open while others were read |
+| `write-error` | FAIL | an I/O error writing, flushing or reading back (destructive) |
+| `write-verify-mismatch` | FAIL | bytes read back differ from those written (destructive) |
+| `write-verify-passed` | INFO | every byte written read back as written (destructive) |
+| `disk-wiped` | INFO | zeros written and read back, with a `wipe-certificate` note |
+| `wipe-incomplete` | WARN | the run ended before the wipe finished |
 """
 
 from __future__ import annotations

@@ -55,28 +55,29 @@ traffic test and putting the ports back); this file holds the settings and the p
 
 Findings (component `nic:PORT`, or `network` for the module as a whole; one row per code):
 
-    code                   severity          when
-    no-link                WARN / FAIL       a port without link (FAIL when `must_be_up` or the claims need it)
-    underspeed-link        FAIL              linked below the best speed both ends advertise
-    half-duplex            FAIL              a full-duplex-capable port running half duplex
-    speed-below-port-max   INFO              below the port's own best; the partner's modes are unknown
-    speed-unknown          INFO              a virtual NIC or a driver that reports no (or a nominal) speed
-    autoneg-off            INFO              autonegotiation off: the speed is forced
-    port-missing           FAIL              a port named in `ports`, `pairs` or `must_be_up` does not exist
-    port-vanished          FAIL              a port disappeared during the run
-    link-flap              FAIL              the link went down or changed carrier during the run
-    error-growth           WARN / FAIL       error counters grew during the run (setting `error_growth`)
-    drop-growth            INFO/WARN/FAIL    drop counters grew outside the traffic test (setting `drop_growth`)
-    traffic-errors         FAIL              error counters grew on a pair's ports during the traffic test
-    traffic-drops          WARN / FAIL       drop counters grew during the traffic test (`traffic_drop_growth`)
-    traffic-failed         FAIL              the two ports could not carry TCP traffic at all
-    low-throughput         FAIL              below `min_throughput_fraction` of the link speed (or `min_mbps`)
-    throughput-cpu-bound   WARN              low, but a test process used `cpu_bound_share` of a CPU core
-    throughput             INFO              the measured throughput, judged and fine
-    throughput-unjudged    INFO              the measured throughput, with no link speed to judge it against
-    pair-not-tested        WARN              a pair that could not be tested (in use, no link, not root, too short)
-    restored-leftover      INFO              what an earlier, killed run left behind, put back
-    restore-incomplete     WARN              what could not be put back
+| code | severity | when |
+|---|---|---|
+| `no-link` | WARN / FAIL | a port without link (FAIL when `must_be_up` or the claims need it) |
+| `underspeed-link` | FAIL | linked below the best speed both ends advertise |
+| `half-duplex` | FAIL | a full-duplex-capable port running half duplex |
+| `speed-below-port-max` | INFO | below the port's own best; the partner's modes are unknown |
+| `speed-unknown` | INFO | a virtual NIC or a driver that reports no (or a nominal) speed |
+| `autoneg-off` | INFO | autonegotiation off: the speed is forced |
+| `port-missing` | FAIL | a port named in `ports`, `pairs` or `must_be_up` does not exist |
+| `port-vanished` | FAIL | a port disappeared during the run |
+| `link-flap` | FAIL | the link went down or changed carrier during the run |
+| `error-growth` | WARN / FAIL | error counters grew during the run (setting `error_growth`) |
+| `drop-growth` | INFO/WARN/FAIL | drop counters grew outside the traffic test (setting `drop_growth`) |
+| `traffic-errors` | FAIL | error counters grew on a pair's ports during the traffic test |
+| `traffic-drops` | WARN / FAIL | drop counters grew during the traffic test (`traffic_drop_growth`) |
+| `traffic-failed` | FAIL | the two ports could not carry TCP traffic at all |
+| `low-throughput` | FAIL | below `min_throughput_fraction` of the link speed (or `min_mbps`) |
+| `throughput-cpu-bound` | WARN | low, but a test process used `cpu_bound_share` of a CPU core |
+| `throughput` | INFO | the measured throughput, judged and fine |
+| `throughput-unjudged` | INFO | the measured throughput, with no link speed to judge it against |
+| `pair-not-tested` | WARN | a pair that could not be tested (in use, no link, not root, too short) |
+| `restored-leftover` | INFO | what an earlier, killed run left behind, put back |
+| `restore-incomplete` | WARN | what could not be put back |
 """
 
 from __future__ import annotations

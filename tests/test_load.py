@@ -12,7 +12,7 @@ import pytest
 
 from burnin.host import Host
 from burnin.load import (
-    DriveOutcome, Program, ProgramLoad, WorkerPool, describe_exit, drive, exit_signal, plan_slices, stop_loads,
+    DriveOutcome, Load, Program, ProgramLoad, ThreadLoad, WorkerPool, describe_exit, drive, exit_signal, plan_slices, stop_loads,
 )
 from burnin.testing import RecordingContext
 
@@ -232,3 +232,31 @@ def test_plan_slices_alternates_engines_and_splits_short_runs_evenly():
 @pytest.mark.parametrize("code,words", [(0, "exit code 0"), (3, "exit code 3"), (-9, "killed by SIGKILL")])
 def test_describe_exit(code, words):
     assert describe_exit(code) == words
+
+
+# -- threads -----------------------------------------------------------------------------------------------
+def test_a_thread_load_stops_on_its_event_and_one_that_will_not_is_marked_stuck():
+    stop, never = threading.Event(), threading.Event()
+    counted = {"n": 0}
+
+    def work():
+        while not stop.is_set():
+            counted["n"] += 1
+            stop.wait(0.01)
+
+    release = threading.Event()
+    good = ThreadLoad("scan", threading.Thread(target=work, daemon=True), stop, metrics=lambda: dict(counted))
+    bad = ThreadLoad("stuck", threading.Thread(target=release.wait, daemon=True), never)
+    ctx = RecordingContext("t", LIVE, phase="run", seconds=30.0)
+    outcome = drive(ctx, [good, bad], until=time.monotonic() + 0.5, interval_s=0.1, grace_s=0.2)
+    release.set()
+    assert outcome.reason == "until" and outcome.killed == ("stuck",)
+    assert bad.stuck and not good.stuck and not good.thread.is_alive()
+    assert any(s.get("n", 0) > 0 for s in ctx.samples)
+
+
+def test_every_load_meets_the_protocol():
+    pool = WorkerPool("p", report_cpus, {})
+    program = ProgramLoad(LIVE, Program("x", ["true"]))
+    thread = ThreadLoad("t", threading.Thread(target=lambda: None), threading.Event())
+    assert all(isinstance(load, Load) for load in (pool, program, thread))

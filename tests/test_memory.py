@@ -13,10 +13,10 @@ import pytest
 from burnin.host import Host
 from burnin.inventory import collect
 from burnin.model import Severity
-from burnin.modules import memory_patterns as patterns
+from burnin.modules.memory import patterns
 from burnin.modules.memory import (
     MIB, CgroupMemory, MemoryModule, NodeInfo, expected_bandwidth, judge_bandwidth, judge_ecc, match_dimm,
-    parse_meminfo, parse_node_meminfo, plan_memory, plan_slices, read_cgroup_memory, split_workers,
+    parse_meminfo, parse_node_meminfo, plan_memory, read_cgroup_memory, split_workers,
 )
 from burnin.testing import RecordingContext, run_phases
 from burnin.tools import edac
@@ -108,13 +108,6 @@ def test_cgroup_v2_limit_is_found_through_the_ancestors(tmp_path):
     assert found is not None and found.path.endswith("/system.slice")
     assert (found.limit, found.free) == (2 * GIB, 1 * GIB)
     assert read_cgroup_memory(VM) is None
-
-
-def test_engines_alternate_in_slices():
-    assert plan_slices(100, ["builtin", "stressapptest"], 300) == [("builtin", 50), ("stressapptest", 50)]
-    assert plan_slices(1200, ["builtin", "stressapptest"], 300) == [
-        ("builtin", 300), ("stressapptest", 300), ("builtin", 300), ("stressapptest", 300)]
-    assert plan_slices(0, ["builtin"], 300) == []
 
 
 # -- naming DIMMs ------------------------------------------------------------------------------------------
@@ -269,6 +262,6 @@ def test_run_phase_too_short_for_any_engine_is_an_error_not_a_pass():
     # A run phase that is over before an engine starts verified nothing: the module must not end PASS (or SKIP,
     # "nothing to test") on its preflight alone.
     module = MemoryModule(Host("/"), {"bandwidth": False, "engines": ["builtin"]})
-    ctx = RecordingContext(module.name, module.host, phase="run", seconds=0.0, settings=module.config)
+    ctx = RecordingContext(module.name, module.host, phase="run", seconds=0.0)
     with pytest.raises(RuntimeError, match="no memory was verified: no engine had time to run"):
         module.run(ctx)

@@ -17,7 +17,7 @@ import pytest
 from burnin.host import Host
 from burnin.model import Severity
 from burnin.modules import memory as memory_mod
-from burnin.modules import memory_patterns as patterns
+from burnin.modules.memory import patterns
 from burnin.modules.memory import MemoryModule
 from burnin.testing import RecordingContext
 
@@ -29,7 +29,7 @@ SMALL = {"engines": ["builtin"], "bandwidth": False, "max_mib": 32, "sample_inte
 
 def run_live(settings: dict, seconds: float, cancel: threading.Event | None = None) -> RecordingContext:
     module = MemoryModule(LIVE, {**SMALL, **settings})
-    ctx = RecordingContext("memory", LIVE, phase="run", seconds=seconds, settings=module.config, cancel=cancel)
+    ctx = RecordingContext("memory", LIVE, phase="run", seconds=seconds, cancel=cancel)
     module.run(ctx)
     return ctx
 
@@ -140,8 +140,16 @@ def test_cancellation_stops_within_two_seconds_and_leaves_no_worker(engine):
 
     thread = threading.Thread(target=body)
     thread.start()
-    time.sleep(1.0)
-    workers = psutil.Process().children(recursive=True)
+    give_up = time.monotonic() + 15
+    workers: list = []
+    while time.monotonic() < give_up:  # wait until the engine's processes are loading memory, no longer
+        workers = psutil.Process().children(recursive=True)
+        try:
+            if workers and all(sum(p.cpu_times()[:2]) >= 0.2 for p in workers):
+                break
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
     assert workers, "the engine started no worker"
     cancel.set()
     started = time.monotonic()
@@ -192,7 +200,7 @@ def _module_in_cgroup(cgroup: str, aware: bool, conn) -> None:
     if not aware:
         memory_mod.read_cgroup_memory = lambda host: None
     module = MemoryModule(LIVE, {**SMALL, "max_mib": 0, "share_of_available": 0.95, "patterns": ["solid"]})
-    ctx = RecordingContext("memory", LIVE, phase="run", seconds=3.0, settings=module.config)
+    ctx = RecordingContext("memory", LIVE, phase="run", seconds=3.0)
     module.run(ctx)
     conn.send({"codes": [f.code for f in ctx.findings], "findings": [f.to_record() for f in ctx.findings],
                "engine": note(ctx, "engine"), "done": note(ctx, "engine done")})
@@ -247,7 +255,7 @@ def test_stressapptest_failure_is_folded_in_as_a_mismatch():
 @has_sat
 def test_stressapptest_tool_trouble_is_a_warning_and_fatal_when_alone():
     module = MemoryModule(LIVE, {**SMALL, "engines": ["stressapptest"], "stressapptest_args": ["--bogus_option"]})
-    ctx = RecordingContext("memory", LIVE, phase="run", seconds=8.5, settings=module.config)
+    ctx = RecordingContext("memory", LIVE, phase="run", seconds=8.5)
     with pytest.raises(RuntimeError, match="only memory engine"):
         module.run(ctx)
     warned = [f for f in ctx.findings if f.code == "tool-error"]

@@ -117,3 +117,15 @@ def test_log_lines_without_the_stress_ng_prefix_are_ignored():
     lines = stress_ng.parse_log((DATA / "bitflip.stderr").read_text())
     assert all(line.level in {"info", "fail", "error", "warn", "debug", "metrc"} for line in lines)
     assert not any("Stack overflow" in line.text for line in lines)
+
+
+def test_cpu_program_writes_its_yaml_into_the_scratch_directory_and_parses_the_end(tmp_path):
+    from burnin.load import Ended
+
+    program = stress_ng.cpu_program(3, 60, program="/usr/bin/stress-ng")
+    argv = program.argv_for(str(tmp_path))
+    assert argv == stress_ng.cpu_argv([3], 60, f"{tmp_path}/metrics.yaml", str(tmp_path), program="/usr/bin/stress-ng")
+    (tmp_path / "metrics.yaml").write_text((DATA / "bitflip.yaml").read_text())
+    end = Ended(int((DATA / "bitflip.rc").read_text()), "", (DATA / "bitflip.stderr").read_text(), str(tmp_path), 5.0)
+    assert program.parse(end) == captured("bitflip")
+    assert program.parse(end).verification_failures and program.parse(end).metrics

@@ -83,3 +83,13 @@ def test_real_hardware_failures_with_timestamps_parse(excerpt, kind, count, vadd
         assert out.reported == "hardware"
         # 0xaaaaaaa8aaaaaaa8 read for all-ones: every other bit dropped, plus bit 1 and bit 33
         assert first.cpu == 21 and first.flipped == 0x5555555755555557 and len(first.flipped_bits) == 34
+
+
+def test_program_merges_stderr_into_stdout_and_parses_the_end(tmp_path):
+    from burnin.load import Ended
+
+    argv = sat.argv(64, 5, 1)
+    program = sat.program("stressapptest node0", argv, oom_score_adj=500)
+    assert program.argv_for(str(tmp_path)) == argv and program.stderr == "stdout" and program.oom_score_adj == 500
+    end = Ended(int((DATA / "fail.rc").read_text()), (DATA / "fail.stdout").read_text(), "", str(tmp_path), 5.0)
+    assert program.parse(end) == case("fail") and program.parse(end).reported == "hardware"

@@ -6,7 +6,7 @@ import math
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 STOP_GRACE_S = 1.5  # after the stop request, how long a load has to end by itself before it is killed
 TICK_S = 0.2  # the longest the loop waits before it looks at the deadline, cancellation and the module's tick
@@ -62,6 +62,7 @@ def drive(
     interval_s: float | None = None,
     tick: Callable[[], None] | None = None,
     sample: Callable[[dict[str, float], float], None] | None = None,
+    before_stop: Callable[[], None] | None = None,
     grace_s: float | None = None,
     **note: Any,
 ) -> DriveOutcome:
@@ -70,7 +71,8 @@ def drive(
 
     `tick()` runs after every poll (and once more after the stop): the module handles its workers' messages and
     reads its counters there. Every `interval_s` the loads' metrics are merged and handed to `sample(metrics,
-    elapsed_s)`, or emitted as a sample when no `sample` is given. `note` is added to the "load started" note."""
+    elapsed_s)`, or emitted as a sample when no `sample` is given. `before_stop()` runs when the loads are about to
+    be stopped (a module's load window ends there). `note` is added to the "load started" note."""
     loads = list(loads)
     grace = grace_for(ctx) if grace_s is None else grace_s
     begun = time.monotonic()
@@ -112,6 +114,8 @@ def drive(
                 break
     finally:
         try:
+            if before_stop is not None:
+                before_stop()
             killed = stop_loads(loads, grace)
             if tick is not None:
                 tick()
@@ -160,6 +164,37 @@ def plan_slices(total_s: float, engines: Sequence[str], slice_s: float) -> list[
     rounds = max(1, round(total_s / (slice_s * len(engines))))
     each = total_s / (rounds * len(engines))
     return [(engine, each) for _ in range(rounds) for engine in engines]
+
+
+def engine_slices(ctx: Any, engines: Sequence[str], slice_s: float) -> Iterator[tuple[str, float, bool]]:
+    """The phase's remaining time as `plan_slices`: (engine, until, final) for each slice, while the phase runs.
+    Each slice ends `seconds` after it starts, so one that ended early hands its time to the next; the last runs
+    to the deadline."""
+    planned = plan_slices(ctx.remaining(), engines, slice_s)
+    for index, (engine, seconds) in enumerate(planned):
+        if ctx.stopping():
+            return
+        final = index == len(planned) - 1
+        yield engine, (ctx.deadline if final else time.monotonic() + seconds), final
+
+
+def pick_engines(wanted: Sequence[str], known: Sequence[str], missing: Callable[[str], str | None],
+                 note: Callable[..., None] | None = None) -> list[str]:
+    """The engines to run, in the order `wanted`, each once: known ones for which `missing(engine)` names nothing
+    missing. Each one left out is told to `note` (a ModuleContext's note), with the reason."""
+    engines: list[str] = []
+    for engine in wanted:
+        if engine not in known:
+            if note:
+                note(f"unknown engine {engine!r} ignored", known=list(known))
+            continue
+        why = missing(engine)
+        if why:
+            if note:
+                note(why, engine=engine)
+        elif engine not in engines:
+            engines.append(engine)
+    return engines
 
 
 def exit_signal(exitcode: int | None) -> str | None:

@@ -113,6 +113,11 @@ class ProgramLoad:
                 pass
 
     @property
+    def started_at(self) -> float:
+        """When it was started (time.monotonic())."""
+        return self._started
+
+    @property
     def pid(self) -> int | None:
         return None if self.proc is None else self.proc.pid
 

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 from burnin.host import Host
+from burnin.judge import counter_growth
 
 EDAC_MC = "/sys/devices/system/edac/mc"
 
@@ -277,14 +278,8 @@ def totals(snapshot: EdacSnapshot) -> dict[str, int]:
 
 
 def increases(before: EdacSnapshot, after: EdacSnapshot) -> list[EdacIncrease]:
-    """Counters that grew between two snapshots. A counter that shrank was reset: its new value is the increase."""
-    old = counters(before)
-    grown = []
-    for key, counter in sorted(counters(after).items()):
-        start = old.get(key)
-        base = start.count if start is not None else 0
-        if start is not None and counter.count < start.count:
-            base = 0  # reset_counters was written, or the driver reloaded
-        if counter.count > base:
-            grown.append(EdacIncrease(counter, base, counter.count))
-    return grown
+    """Counters that grew between two snapshots. A counter that shrank was reset: its new value is the increase;
+    one that was not there before counts from zero."""
+    old, new = counters(before), counters(after)
+    grown = counter_growth({k: old[k].count if k in old else 0 for k in new}, {k: c.count for k, c in new.items()})
+    return [EdacIncrease(new[k], new[k].count - grown[k], new[k].count) for k in sorted(grown)]

@@ -33,14 +33,12 @@ import ctypes
 import mmap
 import os
 import random
-import signal
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from burnin.host import die_with_parent
 
 MIB = 1 << 20
 CHUNK = 256 * 1024  # pattern buffer and unit of fill/compare: stays in the L2 cache with the chunk it checks
@@ -341,10 +339,8 @@ class WorkerSpec:
 
 
 def worker_main(spec: WorkerSpec, stop, conn) -> None:
-    """Body of one pattern worker process: pinned to its node's CPUs, first to go under memory pressure."""
-    die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    """Body of one pattern worker process (in a `burnin.load.WorkerPool`, which pins it to its node's CPUs): first
+    to go under memory pressure."""
     region = None
     try:
         try:
@@ -352,8 +348,6 @@ def worker_main(spec: WorkerSpec, stop, conn) -> None:
                 f.write(str(spec.oom_score_adj))
         except OSError:
             pass
-        if spec.cpus:
-            os.sched_setaffinity(0, set(spec.cpus))
         region = Region(spec.size)
         if spec.lock:
             region.lock(stop.is_set)

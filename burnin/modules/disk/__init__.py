@@ -117,7 +117,7 @@ import os
 from typing import Any, Mapping
 
 from burnin.host import Host
-from burnin.load import drive
+from burnin.load import ThreadLoad, drive
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 from burnin.modules.disk.destructive import (
@@ -196,7 +196,9 @@ class DiskModule(Module):
 
         # Until every load ended by itself (a single pass, the writes done, the self-tests finished) or the run
         # phase ends; then each is stopped the one way (burnin.load).
-        drive(ctx, [*destructive.jobs, *scanners, *([SelfTestLoad(self.smart)] if active_tests else [])],
+        threads = [*destructive.jobs, *scanners]
+        loads = [ThreadLoad(t.name, t, t.stop_event, t.metrics) for t in threads]
+        drive(ctx, [*loads, *([SelfTestLoad(self.smart)] if active_tests else [])],
               interval_s=self.settings.sample_interval_s, tick=tick)
         errors += destructive.judge(ctx)
         problems, refused = scan.judge(ctx)

@@ -118,7 +118,9 @@ class PairRun:
 # -- the module's traffic test -----------------------------------------------------------------------
 class PairTraffic:
     """The NetworkModule's port pairs, their traffic test, and putting the ports back (state: `_pairs`,
-    `_where`, `_ledger`, `_untested`)."""
+    `_where`, `_ledger`, `_untested`).
+    A part of `NetworkModule`, not usable alone: the state lives in the module (made in its __init__), shared by
+    its parts (ports moved into namespaces change where counters are read, for instance)."""
 
     def recover(self) -> list[str]:
         """After this module's process was killed mid-test: bring its ports home from their namespaces now, not

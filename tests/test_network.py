@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -583,3 +584,18 @@ def test_pair_load_whose_receiver_cannot_listen_says_why_and_never_starts_the_se
     assert load.failed_role == "recv_b" and "OSError" in load.error
     assert load.loads["send_a"].proc is None and load.loads["send_b"].proc is None
     assert load.results()["send_a"] == {} and "error" in load.results()["recv_b"]
+
+
+def test_pair_load_whose_receiver_stays_silent_gives_up_after_ready_s():
+    from burnin.load import drive
+    from burnin.tools import traffic
+
+    silent = [sys.executable, "-c", "import time; time.sleep(60)"]
+    load = traffic.PairLoad(Host("/"), "traffic silent", {"recv_b": silent, "recv_a": silent, "send_a": ["false"],
+                                                          "send_b": ["false"]}, ready_s=0.5)
+    ctx = RecordingContext("network", Host("/"), phase="run", seconds=60.0)
+    started = time.monotonic()
+    outcome = drive(ctx, [load], until=time.monotonic() + 30.0, interval_s=0.2)
+    assert outcome.reason == "ended" and time.monotonic() - started < 10.0
+    assert (load.failed_role, load.error) == ("recv_b", "no answer in 0.5 s")
+    assert all(not receiver.running() for receiver in (load.loads["recv_a"], load.loads["recv_b"]))

@@ -408,9 +408,9 @@ def test_previous_data_is_found_on_a_real_filesystem_and_not_on_a_blank_disk(mak
     try:
         blank = make_loop(32 * MIB)
         disks = (_loop_disk(used), _loop_disk(blank))
-        module = DiskModule(LIVE, {})
+        severity = Severity(DiskModule(LIVE, {}).settings.previous_data)  # the default: warn
         ctx = RecordingContext("disk", LIVE, inventory=SimpleNamespace(disks=disks))
-        check_previous_data(ctx, LIVE, disks, Severity.WARN)
+        check_previous_data(ctx, LIVE, disks, severity)
         [finding] = ctx.findings
         assert finding.code == "disk-previous-data" and finding.severity is Severity.WARN
         assert finding.component == f"disk:{used}" and "ext2/3/4 filesystem" in finding.evidence["signatures"]

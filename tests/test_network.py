@@ -197,6 +197,13 @@ def burnin_namespaces() -> set[str]:
     return {n for n in netns.list_netns(Host("/")) if n.startswith(netns.NETNS_PREFIX)}
 
 
+def own_namespaces(*pids: int) -> set[str]:
+    """The burnin namespaces of these module processes (default: this one, where the module runs in-process). The
+    host may run another checkout's test suite at the same time, with namespaces of its own."""
+    pids = pids or (os.getpid(),)
+    return {n for n in burnin_namespaces() if any(n.startswith(f"{netns.NETNS_PREFIX}{pid}-") for pid in pids)}
+
+
 def addresses(name: str) -> set[str]:
     entry = json.loads(ip("-j", "addr", "show", "dev", name).stdout)[0]
     return {f"{a['local']}/{a['prefixlen']}" for a in entry["addr_info"] if a.get("scope") != "link"}
@@ -225,8 +232,10 @@ def veth_pair():
         return a, b
 
     yield make
-    for ns in burnin_namespaces() - before:  # a failed test may leave its ports in a namespace
-        ip("netns", "delete", ns, check=False)
+    ours = {p for a in made for p in (a, a[:-1] + "b")}
+    for ns in burnin_namespaces() - before:  # a failed test may leave its ports in a namespace: only those
+        if ns in own_namespaces() or ours & {str(link.get("ifname")) for link in netns.list_links(Host("/"), ns)}:
+            ip("netns", "delete", ns, check=False)
     for a in made:
         ip("link", "del", a, check=False)
 
@@ -252,7 +261,7 @@ def test_veth_pair_found_by_probe_frame_passes_traffic_and_comes_back_as_it_was(
     assert addresses(a) == {"198.19.254.1/30"} and addresses(b) == set()
     assert "UP" in ip("link", "show", a).stdout.split(">")[0] and "UP" not in ip("link", "show", b).stdout.split(">")[0]
     assert "mtu 1400" in ip("link", "show", b).stdout
-    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert own_namespaces() == set() and list(state_dir.glob("*.json")) == []
 
 
 @live_root
@@ -263,7 +272,7 @@ def test_traffic_receiver_that_does_not_start_leaves_the_pair_untested_error_not
     with pytest.raises(RuntimeError, match=f"traffic receiver for {a} <-> {b} did not start: no answer in 0 s"):
         run_phases(module, seconds=6)
     # ERROR (the exception), never a FAIL about ports nothing was learnt about; and the ports came home.
-    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert own_namespaces() == set() and list(state_dir.glob("*.json")) == []
     assert a in ip("link", "show").stdout and b in ip("link", "show").stdout
 
 
@@ -385,7 +394,7 @@ def test_cancel_mid_traffic_restores_the_ports_within_the_grace_period(veth_pair
     assert not worker.is_alive() and time.monotonic() - cancelled < 3.0  # the runner's default stop_grace
     assert "traffic test cut short (the run was stopped): not judged" in [n["message"] for n in ctx.notes]
     assert addresses(a) == {"198.19.251.1/30"} and Path(f"/sys/class/net/{b}").exists()
-    assert burnin_namespaces() == set()
+    assert own_namespaces() == set()
     ctx.phase = "finish"
     module.finish(ctx)
     assert ctx.codes(Severity.FAIL) == [] and list(state_dir.glob("*.json")) == []
@@ -439,7 +448,7 @@ def test_killed_mid_traffic_ports_come_back_at_the_next_start(veth_pair, state_d
         busy = False
         while time.monotonic() < deadline and not busy:  # a receiver and a sender in each namespace: traffic
             time.sleep(0.2)
-            spaces = burnin_namespaces()
+            spaces = own_namespaces(pid)
             busy = len(spaces) == 2 and all(len(ip("netns", "pids", ns, check=False).stdout.split()) >= 2
                                             for ns in spaces)
         assert busy, "the traffic test did not start"
@@ -451,7 +460,7 @@ def test_killed_mid_traffic_ports_come_back_at_the_next_start(veth_pair, state_d
     NetworkModule(Host("/"), {"ports": [a, b], "detect_pairs": False}).check(ctx)
     assert "restored-leftover" in ctx.codes() and "restore-incomplete" not in ctx.codes()
     assert addresses(a) == {"198.19.252.1/30"} and addresses(b) == {"198.19.252.2/30"}
-    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert own_namespaces(pid) == set() and list(state_dir.glob("*.json")) == []
 
 
 class NetworkThatHangsInTraffic(NetworkModule):
@@ -471,6 +480,7 @@ def test_module_killed_with_its_ports_in_namespaces_gets_them_back_before_the_ru
     from burnin.journal import read
 
     a, b = veth_pair()
+    before = burnin_namespaces()
     fake_registry(NetworkThatHangsInTraffic)
     profile = tmp_path / "p.toml"
     profile.write_text(f'duration = "3s"\nstop_grace = "1s"\n[settings.network]\nports = ["{a}", "{b}"]\n'
@@ -479,7 +489,7 @@ def test_module_killed_with_its_ports_in_namespaces_gets_them_back_before_the_ru
     result = CliRunner().invoke(main, ["run", "--profile", str(profile), "--journal", str(journal), "--json"])
     assert json.loads(result.stdout)["modules"] == {"network": "ERROR"}, result.output
     # Back home as soon as the module was killed, not at the next start.
-    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert burnin_namespaces() - before == set() and list(state_dir.glob("*.json")) == []
     assert a in ip("link", "show").stdout and b in ip("link", "show").stdout
     notes = [r["message"] for r in read(journal).of_type("note") if r.get("module") == "network"]
     assert any(m.startswith("undone after the module's process ended") and a in m and b in m for m in notes), notes

@@ -19,6 +19,7 @@ import pytest
 
 from burnin.host import Host
 from burnin.inventory.disks import read_disk
+from burnin.load import ThreadLoad
 from burnin.model import Severity
 from burnin.module import Skip
 from burnin.modules.disk import DiskModule, data_signatures, slow_regions, writable_refusal
@@ -277,15 +278,16 @@ def test_scan_stops_within_a_second_of_being_asked(make_loop):
     device = make_loop(size)
     stop = threading.Event()
     scanner = DiskScanner(device, size, 512, lambda p: plan_full(size, 64 * MIB), stop, repeat=True)
-    scanner.start()
+    load = ThreadLoad("scan", scanner, stop, scanner.metrics)  # as the disk module runs it
+    load.start()
     give_up = time.monotonic() + 10
     while scanner.state.bytes_read == 0:  # wait until it is reading
         assert time.monotonic() < give_up, "the scan did not start reading"
-        scanner.poll(0.02)
+        load.poll(0.02)
     asked = time.monotonic()
-    scanner.stop()  # the Load protocol: what the harness does at the deadline
-    assert not scanner.poll(1.0) and time.monotonic() - asked < 1.0
-    assert scanner.state.bytes_read > 0
+    load.stop()  # what the harness does at the deadline
+    assert not load.poll(1.0) and time.monotonic() - asked < 1.0
+    assert scanner.state.bytes_read > 0 and load.metrics()[f"read_mbps:{device}"] > 0
 
 
 def test_read_error_is_narrowed_to_the_first_bad_block(tmp_path, monkeypatch):
@@ -406,9 +408,9 @@ def test_previous_data_is_found_on_a_real_filesystem_and_not_on_a_blank_disk(mak
     try:
         blank = make_loop(32 * MIB)
         disks = (_loop_disk(used), _loop_disk(blank))
-        module = DiskModule(LIVE, {})
+        severity = Severity(DiskModule(LIVE, {}).settings.previous_data)  # the default: warn
         ctx = RecordingContext("disk", LIVE, inventory=SimpleNamespace(disks=disks))
-        check_previous_data(ctx, LIVE, disks, Severity.WARN)
+        check_previous_data(ctx, LIVE, disks, severity)
         [finding] = ctx.findings
         assert finding.code == "disk-previous-data" and finding.severity is Severity.WARN
         assert finding.component == f"disk:{used}" and "ext2/3/4 filesystem" in finding.evidence["signatures"]

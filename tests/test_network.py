@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -27,6 +28,7 @@ from burnin.modules.network import (
     growth,
     judge_direction,
     judge_link,
+    make_direction,
     split_growth,
 )
 from burnin.testing import RecordingContext, run_phases
@@ -195,6 +197,13 @@ def burnin_namespaces() -> set[str]:
     return {n for n in netns.list_netns(Host("/")) if n.startswith(netns.NETNS_PREFIX)}
 
 
+def own_namespaces(*pids: int) -> set[str]:
+    """The burnin namespaces of these module processes (default: this one, where the module runs in-process). The
+    host may run another checkout's test suite at the same time, with namespaces of its own."""
+    pids = pids or (os.getpid(),)
+    return {n for n in burnin_namespaces() if any(n.startswith(f"{netns.NETNS_PREFIX}{pid}-") for pid in pids)}
+
+
 def addresses(name: str) -> set[str]:
     entry = json.loads(ip("-j", "addr", "show", "dev", name).stdout)[0]
     return {f"{a['local']}/{a['prefixlen']}" for a in entry["addr_info"] if a.get("scope") != "link"}
@@ -223,8 +232,10 @@ def veth_pair():
         return a, b
 
     yield make
-    for ns in burnin_namespaces() - before:  # a failed test may leave its ports in a namespace
-        ip("netns", "delete", ns, check=False)
+    ours = {p for a in made for p in (a, a[:-1] + "b")}
+    for ns in burnin_namespaces() - before:  # a failed test may leave its ports in a namespace: only those
+        if ns in own_namespaces() or ours & {str(link.get("ifname")) for link in netns.list_links(Host("/"), ns)}:
+            ip("netns", "delete", ns, check=False)
     for a in made:
         ip("link", "del", a, check=False)
 
@@ -250,7 +261,7 @@ def test_veth_pair_found_by_probe_frame_passes_traffic_and_comes_back_as_it_was(
     assert addresses(a) == {"198.19.254.1/30"} and addresses(b) == set()
     assert "UP" in ip("link", "show", a).stdout.split(">")[0] and "UP" not in ip("link", "show", b).stdout.split(">")[0]
     assert "mtu 1400" in ip("link", "show", b).stdout
-    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert own_namespaces() == set() and list(state_dir.glob("*.json")) == []
 
 
 @live_root
@@ -261,7 +272,7 @@ def test_traffic_receiver_that_does_not_start_leaves_the_pair_untested_error_not
     with pytest.raises(RuntimeError, match=f"traffic receiver for {a} <-> {b} did not start: no answer in 0 s"):
         run_phases(module, seconds=6)
     # ERROR (the exception), never a FAIL about ports nothing was learnt about; and the ports came home.
-    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert own_namespaces() == set() and list(state_dir.glob("*.json")) == []
     assert a in ip("link", "show").stdout and b in ip("link", "show").stdout
 
 
@@ -383,7 +394,7 @@ def test_cancel_mid_traffic_restores_the_ports_within_the_grace_period(veth_pair
     assert not worker.is_alive() and time.monotonic() - cancelled < 3.0  # the runner's default stop_grace
     assert "traffic test cut short (the run was stopped): not judged" in [n["message"] for n in ctx.notes]
     assert addresses(a) == {"198.19.251.1/30"} and Path(f"/sys/class/net/{b}").exists()
-    assert burnin_namespaces() == set()
+    assert own_namespaces() == set()
     ctx.phase = "finish"
     module.finish(ctx)
     assert ctx.codes(Severity.FAIL) == [] and list(state_dir.glob("*.json")) == []
@@ -437,7 +448,7 @@ def test_killed_mid_traffic_ports_come_back_at_the_next_start(veth_pair, state_d
         busy = False
         while time.monotonic() < deadline and not busy:  # a receiver and a sender in each namespace: traffic
             time.sleep(0.2)
-            spaces = burnin_namespaces()
+            spaces = own_namespaces(pid)
             busy = len(spaces) == 2 and all(len(ip("netns", "pids", ns, check=False).stdout.split()) >= 2
                                             for ns in spaces)
         assert busy, "the traffic test did not start"
@@ -449,7 +460,7 @@ def test_killed_mid_traffic_ports_come_back_at_the_next_start(veth_pair, state_d
     NetworkModule(Host("/"), {"ports": [a, b], "detect_pairs": False}).check(ctx)
     assert "restored-leftover" in ctx.codes() and "restore-incomplete" not in ctx.codes()
     assert addresses(a) == {"198.19.252.1/30"} and addresses(b) == {"198.19.252.2/30"}
-    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert own_namespaces(pid) == set() and list(state_dir.glob("*.json")) == []
 
 
 class NetworkThatHangsInTraffic(NetworkModule):
@@ -469,6 +480,7 @@ def test_module_killed_with_its_ports_in_namespaces_gets_them_back_before_the_ru
     from burnin.journal import read
 
     a, b = veth_pair()
+    before = burnin_namespaces()
     fake_registry(NetworkThatHangsInTraffic)
     profile = tmp_path / "p.toml"
     profile.write_text(f'duration = "3s"\nstop_grace = "1s"\n[settings.network]\nports = ["{a}", "{b}"]\n'
@@ -477,7 +489,7 @@ def test_module_killed_with_its_ports_in_namespaces_gets_them_back_before_the_ru
     result = CliRunner().invoke(main, ["run", "--profile", str(profile), "--journal", str(journal), "--json"])
     assert json.loads(result.stdout)["modules"] == {"network": "ERROR"}, result.output
     # Back home as soon as the module was killed, not at the next start.
-    assert burnin_namespaces() == set() and list(state_dir.glob("*.json")) == []
+    assert burnin_namespaces() - before == set() and list(state_dir.glob("*.json")) == []
     assert a in ip("link", "show").stdout and b in ip("link", "show").stdout
     notes = [r["message"] for r in read(journal).of_type("note") if r.get("module") == "network"]
     assert any(m.startswith("undone after the module's process ended") and a in m and b in m for m in notes), notes
@@ -523,3 +535,77 @@ def test_missed_frames_count_as_drops_not_errors():
                                   "ethtool:rx_align_errors": 1})
     assert errors == {"rx_crc_errors": 1, "ethtool:rx_align_errors": 1}
     assert drops == {"rx_missed_errors": 5, "ethtool:rx_missed_errors": 3}
+
+
+def test_the_cpu_bound_cut_off_is_a_setting():
+    busy = Direction("eth1", "eth2", 700.0, 875_000_000, 10.0, 0.93, 0.4)
+    assert judge_direction(busy, 1000, 0.8, 0.0, "eth1 and eth2").code == "throughput-cpu-bound"  # default 0.9
+    strict = judge_direction(busy, 1000, 0.8, 0.0, "eth1 and eth2", cpu_bound_share=0.95)
+    assert (strict.severity, strict.code, strict.component) == (Severity.FAIL, "low-throughput", "nic:eth1")
+    assert strict.evidence["cpu_bound_share"] == 0.95
+    module = NetworkModule(Host("/"), {"cpu_bound_share": 0.95, "pairs": [["eth1", "eth2"]]})
+    assert module.settings.cpu_bound_share == 0.95 and module.settings.pairs == (("eth1", "eth2"),)
+
+
+def test_a_malformed_pair_is_refused_when_the_settings_are_read():
+    from burnin.settings import SettingError
+
+    with pytest.raises(SettingError, match="wrong type") as err:
+        NetworkModule(Host("/"), {"pairs": [["eth1"]]})
+    assert err.value.key == "pairs"
+
+
+def test_pair_load_runs_both_directions_on_loopback_and_stops_the_one_way():
+    """The pair's four workers as one load, driven by the harness: on loopback (127.0.0.1 and 127.0.0.2 stand
+    for the two ports), no namespaces needed."""
+    from burnin.load import drive
+    from burnin.tools import traffic
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    argv = {"recv_b": traffic.worker_argv(*traffic.receive_args("127.0.0.2", port, 1, 0.5, 10.0)),
+            "recv_a": traffic.worker_argv(*traffic.receive_args("127.0.0.1", port, 1, 0.5, 10.0)),
+            "send_a": traffic.worker_argv(*traffic.send_args("127.0.0.2", port, 1, 0.5)),
+            "send_b": traffic.worker_argv(*traffic.send_args("127.0.0.1", port, 1, 0.5))}
+    load = traffic.PairLoad(Host("/"), "traffic lo", argv, ready_s=20.0)
+    ctx = RecordingContext("network", Host("/"), phase="run", seconds=60.0)
+    outcome = drive(ctx, [load], until=time.monotonic() + 40.0, interval_s=0.2)
+    assert outcome.reason == "ended" and load.error is None and not load.interrupted
+    results = load.results()
+    assert results["recv_b"]["bytes"] == results["send_a"]["bytes"] > 0
+    assert results["recv_a"]["bytes"] == results["send_b"]["bytes"] > 0
+    direction = make_direction("a", "b", results["send_a"], results["recv_b"])
+    assert direction.error is None and direction.mbps > 0
+    assert [n["message"] for n in ctx.notes] == ["load started", "load stopped"]
+
+
+def test_pair_load_whose_receiver_cannot_listen_says_why_and_never_starts_the_senders():
+    from burnin.load import drive
+    from burnin.tools import traffic
+
+    argv = {"recv_b": traffic.worker_argv(*traffic.receive_args("192.0.2.1", 47001, 1, 0.5, 1.0)),  # not ours
+            "recv_a": traffic.worker_argv(*traffic.receive_args("127.0.0.1", 0, 1, 0.5, 1.0)),
+            "send_a": ["false"], "send_b": ["false"]}
+    load = traffic.PairLoad(Host("/"), "traffic bad", argv, ready_s=20.0)
+    ctx = RecordingContext("network", Host("/"), phase="run", seconds=60.0)
+    drive(ctx, [load], until=time.monotonic() + 30.0, interval_s=0.2)
+    assert load.failed_role == "recv_b" and "OSError" in load.error
+    assert load.loads["send_a"].proc is None and load.loads["send_b"].proc is None
+    assert load.results()["send_a"] == {} and "error" in load.results()["recv_b"]
+
+
+def test_pair_load_whose_receiver_stays_silent_gives_up_after_ready_s():
+    from burnin.load import drive
+    from burnin.tools import traffic
+
+    silent = [sys.executable, "-c", "import time; time.sleep(60)"]
+    load = traffic.PairLoad(Host("/"), "traffic silent", {"recv_b": silent, "recv_a": silent, "send_a": ["false"],
+                                                          "send_b": ["false"]}, ready_s=0.5)
+    ctx = RecordingContext("network", Host("/"), phase="run", seconds=60.0)
+    started = time.monotonic()
+    outcome = drive(ctx, [load], until=time.monotonic() + 30.0, interval_s=0.2)
+    assert outcome.reason == "ended" and time.monotonic() - started < 10.0
+    assert (load.failed_role, load.error) == ("recv_b", "no answer in 0.5 s")
+    assert all(not receiver.running() for receiver in (load.loads["recv_a"], load.loads["recv_b"]))

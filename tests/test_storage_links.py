@@ -10,6 +10,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from burnin.host import CAPTURE_DIR, Host
 from burnin.model import Severity
 from burnin.modules.storage_links import (
@@ -201,3 +203,21 @@ def test_whole_module_on_the_real_tree_runs_check_and_finish(tmp_path):
     ctx = run_phases(StorageLinksModule(Host(tree(tmp_path, "procfs-fixture"))))
     assert by_code(ctx, "sas-phy-errors") == []  # nothing changed between check and finish
     assert any("HBA 9400-8i8e" in n["message"] for n in ctx.notes)
+
+
+@pytest.mark.parametrize("package", ["burnin.modules.disk", "burnin.modules.network", "burnin.modules.storage_links"])
+def test_every_finding_code_in_the_source_is_in_the_docstring_table(package):
+    """The module docstring is where a buyer reads what each code means: no code may be emitted unlisted."""
+    import importlib
+    import re
+
+    module = importlib.import_module(package)
+    files = [Path(module.__file__)]
+    if files[0].name == "__init__.py":
+        files = sorted(files[0].parent.glob("*.py"))
+    call = re.compile(r'\b(?:fail|warn|info|finding|Judgement|_f)\((?:[^()"]|\([^()]*\)|f?"[^"]*")*?'
+                      r'(?<!f)"([a-z0-9]+(?:-[a-z0-9]+)+)"')
+    codes = {code for f in files for code in call.findall(f.read_text())}
+    assert len(codes) >= 4
+    table = module.__doc__.split("Findings", 1)[1]
+    assert sorted(c for c in codes if not re.search(rf"^\|.*`{re.escape(c)}`.*\|", table, re.M)) == []

@@ -23,12 +23,12 @@ backplane"). Where the other end's maximum is not known, the finding takes the s
 
 Findings (one row per code this module can emit):
 
-    code                        severity       when
-    sas-phy-errors              FAIL           a SAS PHY's error counters grew by `error_growth_min` during the run
-    sas-phy-errors-since-boot   INFO / WARN    error counts already non-zero at preflight (`errors_since_boot`)
-    sas-link-slow               WARN (INFO)    a SAS link below what both ends support (`slow_link_unverified`
-                                               when the other end's maximum is unknown)
-    sata-link-slow              WARN (INFO)    a SATA link below what the port and the drive support (likewise)
+| code | severity | when |
+|---|---|---|
+| `sas-phy-errors` | FAIL | a SAS PHY's error counters grew by `error_growth_min` during the run |
+| `sas-phy-errors-since-boot` | INFO / WARN | error counts already non-zero at preflight (`errors_since_boot`) |
+| `sas-link-slow` | WARN (INFO) | a SAS link below what both ends support; `slow_link_unverified` if one end unknown |
+| `sata-link-slow` | WARN (INFO) | a SATA link below what the port and the drive support (likewise) |
 
 Nothing to read (no SAS PHYs and no SATA links, as in most VMs) -> probe unavailable. Works on a captured tree
 (--sysroot); smartctl outputs replay from the capture when it recorded them.

@@ -162,11 +162,8 @@ class ScanState:
 
 
 class DiskScanner(threading.Thread):
-    """Reads one device along a plan, pass after pass (or once), until done or stopped.
-
-    It is a `burnin.load.Load`: `start()`, `poll(timeout)` (True while it reads), `metrics()` (`read_mbps:NAME`
-    since the last call, MB/s = 10^6 bytes/s), `stop()` (ends within one chunk's read); `kill()` can do nothing
-    more (a read stuck in the kernel cannot be interrupted: `state.current_read` shows it)."""
+    """Reads one device along a plan, pass after pass (or once), until done or stopped (`stop`, checked between
+    chunks). The disk module runs it as a `burnin.load.ThreadLoad`, with `metrics` as its throughput."""
 
     def __init__(
         self,
@@ -193,32 +190,18 @@ class DiskScanner(threading.Thread):
         self.label = name or path
         self._metrics_at = (0, time.monotonic())  # (bytes_read, when) at the last metrics()
 
-    # -- the Load protocol ---------------------------------------------------------------------
     def start(self) -> None:
         self._metrics_at = (0, time.monotonic())
         super().start()
 
-    def poll(self, timeout: float) -> bool:
-        if timeout > 0 and self.is_alive():
-            self.join(timeout)
-        return self.is_alive()
-
     def metrics(self) -> dict[str, float]:
+        """`read_mbps:NAME` since the last call (MB/s, 10^6 bytes/s)."""
         now = time.monotonic()
         with self.state.lock:
             done = self.state.bytes_read
         last_bytes, last_t = self._metrics_at
         self._metrics_at = (done, now)
         return {f"read_mbps:{self.label}": (done - last_bytes) / max(now - last_t, 1e-6) / 1e6}
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def kill(self) -> None:
-        pass  # a thread cannot be killed; it stops at the next chunk, or `current_read` shows the read it hangs in
-
-    def close(self) -> None:
-        pass
 
     # -- the thread ----------------------------------------------------------------------------
     def run(self) -> None:

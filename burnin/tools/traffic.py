@@ -12,6 +12,9 @@ at the end with bytes moved, seconds, and the CPU seconds the process used (to t
 The sender uses sendfile() from an in-memory file (the kernel sends the same pages again and again, no copy
 through Python); the receiver discards data in the kernel (recv with MSG_TRUNC, which TCP supports), so both
 ends spend their time in the network stack and the driver, like iperf3 does. Adapters never judge.
+
+The end of this file is the adapter: `worker_argv` and the argument builders, `parse_output`, and `PairLoad`, a
+pair's four workers run as one `burnin.load` load (receivers first; the senders once both said "ready").
 """
 
 from __future__ import annotations

@@ -92,10 +92,8 @@ class JobState:
 
 
 class WriteJob(threading.Thread):
-    """Write-verify then wipe one consented device, until done, a fatal error, or stopped.
-
-    It is a `burnin.load.Load`: `poll(timeout)` is True while it works, `metrics()` the progress of its current
-    stage (`destructive_pct:LABEL`), `stop()` ends it within one chunk's I/O; `kill()` can do nothing more."""
+    """Write-verify then wipe one consented device, until done, a fatal error, or stopped (`stop_event`, checked
+    between chunks). The disk module runs it as a `burnin.load.ThreadLoad`, with `metrics` as its progress."""
 
     def __init__(self, path: str, size: int, logical_block: int, stop: threading.Event, seed: int,
                  write_verify: bool = True, wipe: bool = True, wipe_verify_plan: Callable[[], list[Region]] | None
@@ -111,25 +109,11 @@ class WriteJob(threading.Thread):
         self.state = JobState()
         self.label = label or os.path.basename(path)
 
-    # -- the Load protocol ---------------------------------------------------------------------
-    def poll(self, timeout: float) -> bool:
-        if timeout > 0 and self.is_alive():
-            self.join(timeout)
-        return self.is_alive()
-
     def metrics(self) -> dict[str, float]:
+        """Progress of the current stage (`destructive_pct:LABEL`)."""
         with self.state.lock:
             done = self.state.bytes_done
         return {f"destructive_pct:{self.label}": round(100 * done / self.size, 2) if self.size else 0.0}
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def kill(self) -> None:
-        pass  # a thread cannot be killed; it stops after the chunk it is writing or reading
-
-    def close(self) -> None:
-        pass
 
     def run(self) -> None:
         self.state.started = time.time()

@@ -18,7 +18,8 @@ power-on hours (history reset), and the first 256 KiB of every disk that does no
 for partition tables and filesystem signatures.
 run(): the read scan (setting `scan`): "sample" reads `sample_mib` spread over `sample_regions` regions from the
 first to the last byte, pass after pass (each pass shifted) while `repeat_scan`; "full" reads every byte, in
-regions of `region_mib`. All disks at once, one thread each, O_DIRECT into page-aligned buffers, opened read-only.
+regions of `region_mib`. All disks at once, one thread each, O_DIRECT into page-aligned buffers, opened read-only;
+each scan, write job and the self-test watch is a load driven (and stopped) by `burnin.load`.
 Samples ``read_mbps:DISK`` (MB/s, 10^6 bytes). A self-test (setting `self_test`: short/long) is started on every
 drive that supports it and is not already running one, and its progress sampled (``self_test_remaining_pct:DISK``).
 finish(): SMART read again; counters compared with the baseline; self-test results judged. A self-test still running
@@ -57,52 +58,57 @@ or `write-verify-mismatch` (bytes read back differ), naming the byte offset and 
 consented device that may no longer be written (mounted since) or cannot be opened exclusively. NVMe
 format/sanitize and ATA secure erase are not done (a zero overwrite does not reach an SSD's spare area).
 
+The package, by capability: `smart` (SMART judgement: pure functions, also for `burnin smart FILE`), `smart_watch`
+(SMART over a run: the drives, the baseline, self-tests, the second read), `scan` (the read scan and the
+previous-data check), `destructive` (write-verify and wipe, and the consent rules), `settings`.
+
 Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can emit):
 
-    code                           severity         when
-    smart-health-failed            FAIL             the drive's own SMART health check says FAILED
-    smart-pending-sectors          FAIL             Current_Pending_Sector (197) non-zero
-    smart-offline-uncorrectable    FAIL             Offline_Uncorrectable (198) non-zero
-    smart-reallocated-sectors      WARN / FAIL      reallocated sectors (5); FAIL above `reallocated_fail`
-    smart-attribute-failing        FAIL             a pre-fail attribute at or below its threshold
-    smart-attribute-failed-before  WARN             an attribute that reached its threshold in the past
-    smart-reported-uncorrect       WARN             Reported_Uncorrect (187) non-zero
-    smart-crc-errors               WARN             UDMA_CRC_Error_Count (199): cable or backplane
-    smart-error-log                WARN             entries in the error log (NVMe: not the host's own)
-    smart-history-reset            WARN             log entries stamped after the drive's power-on hours
-    nvme-critical-warning          FAIL             NVMe critical warning bits (decoded)
-    nvme-media-errors              FAIL             NVMe media and data integrity errors
-    nvme-worn-out                  WARN / FAIL      Percentage Used at `nvme_used_warn_pct` / `nvme_used_fail_pct`
-    nvme-spare-low                 FAIL             available spare below the drive's threshold
-    scsi-grown-defects             WARN / FAIL      grown defect list; FAIL above `grown_defects_fail`
-    scsi-uncorrected-errors        FAIL             uncorrected read/write/verify errors
-    self-test-failed               FAIL             the latest (or this run's) self-test failed
-    smart-counter-grew             FAIL             a SMART error counter grew during the run (NVMe error log:
-                                                    INFO when all new entries are the host's own, WARN unreadable)
-    smart-lost                     FAIL             SMART data at the start of the run, none at its end
-    smart-not-read                 WARN             smartctl is not installed: health and history unknown
-    smart-unavailable              INFO             no SMART on this disk, or smartctl may not open it here
-    smart-parser-gap               INFO             a field pySMART missed, taken from smartctl's JSON
-    self-test-not-started          INFO             the drive refused to start the self-test
-    self-test-no-result            WARN             a self-test ended without a new log entry
-    self-test-aborted              WARN             a self-test that did not complete
-    self-test-passed               INFO             a self-test completed without error
-    self-test-stopped              INFO             our self-test aborted at the end (`self_test_abort_on_stop`)
-    self-test-continues            INFO             a self-test still running in the drive when the run ended
-    claim-mismatch / claim-match   FAIL / INFO      power-on hours against the claims' `max_power_on_hours`
-    claim-unchecked                WARN             a power-on-hours claim that could not be checked
-    disk-previous-data             WARN (INFO)      partitions or signatures on a disk (setting `previous_data`)
-    disk-read-error                FAIL             a read error in the scan, naming the byte offset and LBA
-    disk-vanished                  FAIL             a disk that stopped answering during the scan or the writes
-    disk-read-hung                 WARN             a read that had not returned when the run ended
-    disk-slow-read                 WARN             single reads slower than `slow_read_s`
-    disk-slow-region               WARN             regions slower than `slow_region_fraction` of the median
-    disk-untested                  WARN             a disk this process may not open while others were read
-    write-error                    FAIL             an I/O error writing, flushing or reading back (destructive)
-    write-verify-mismatch          FAIL             bytes read back differ from those written (destructive)
-    write-verify-passed            INFO             every byte written read back as written (destructive)
-    disk-wiped                     INFO             zeros written and read back, with a `wipe-certificate` note
-    wipe-incomplete                WARN             the run ended before the wipe finished
+| code | severity | when |
+|---|---|---|
+| `smart-health-failed` | FAIL | the drive's own SMART health check says FAILED |
+| `smart-pending-sectors` | FAIL | Current_Pending_Sector (197) non-zero |
+| `smart-offline-uncorrectable` | FAIL | Offline_Uncorrectable (198) non-zero |
+| `smart-reallocated-sectors` | WARN / FAIL | reallocated sectors (5); FAIL above `reallocated_fail` |
+| `smart-attribute-failing` | FAIL | a pre-fail attribute at or below its threshold |
+| `smart-attribute-failed-before` | WARN | an attribute that reached its threshold in the past |
+| `smart-reported-uncorrect` | WARN | Reported_Uncorrect (187) non-zero |
+| `smart-crc-errors` | WARN | UDMA_CRC_Error_Count (199): cable or backplane |
+| `smart-error-log` | WARN | entries in the error log (NVMe: not the host's own) |
+| `smart-history-reset` | WARN | log entries stamped after the drive's power-on hours |
+| `nvme-critical-warning` | FAIL | NVMe critical warning bits (decoded) |
+| `nvme-media-errors` | FAIL | NVMe media and data integrity errors |
+| `nvme-worn-out` | WARN / FAIL | Percentage Used at `nvme_used_warn_pct` / `nvme_used_fail_pct` |
+| `nvme-spare-low` | FAIL | available spare below the drive's threshold |
+| `scsi-grown-defects` | WARN / FAIL | grown defect list; FAIL above `grown_defects_fail` |
+| `scsi-uncorrected-errors` | FAIL | uncorrected read/write/verify errors |
+| `self-test-failed` | FAIL | the latest (or this run's) self-test failed |
+| `smart-counter-grew` | FAIL (INFO, WARN) | a SMART error counter grew during the run (NVMe error log: INFO when the |
+|  |  | new entries are all the host's own commands, WARN when they cannot be read) |
+| `smart-lost` | FAIL | SMART data at the start of the run, none at its end |
+| `smart-not-read` | WARN | smartctl is not installed: health and history unknown |
+| `smart-unavailable` | INFO | no SMART on this disk, or smartctl may not open it here |
+| `smart-parser-gap` | INFO | a field pySMART missed, taken from smartctl's JSON |
+| `self-test-not-started` | INFO | the drive refused to start the self-test |
+| `self-test-no-result` | WARN | a self-test ended without a new log entry |
+| `self-test-aborted` | WARN | a self-test that did not complete |
+| `self-test-passed` | INFO | a self-test completed without error |
+| `self-test-stopped` | INFO | our self-test aborted at the end (`self_test_abort_on_stop`) |
+| `self-test-continues` | INFO | a self-test still running in the drive when the run ended |
+| `claim-mismatch` / `claim-match` | FAIL / INFO | power-on hours against the claims' `max_power_on_hours` |
+| `claim-unchecked` | WARN | a power-on-hours claim that could not be checked |
+| `disk-previous-data` | WARN (INFO) | partitions or signatures on a disk (setting `previous_data`) |
+| `disk-read-error` | FAIL | a read error in the scan, naming the byte offset and LBA |
+| `disk-vanished` | FAIL | a disk that stopped answering during the scan or the writes |
+| `disk-read-hung` | WARN | a read that had not returned when the run ended |
+| `disk-slow-read` | WARN | single reads slower than `slow_read_s` |
+| `disk-slow-region` | WARN | regions slower than `slow_region_fraction` of the median |
+| `disk-untested` | WARN | a disk this process may not open while others were read |
+| `write-error` | FAIL | an I/O error writing, flushing or reading back (destructive) |
+| `write-verify-mismatch` | FAIL | bytes read back differ from those written (destructive) |
+| `write-verify-passed` | INFO | every byte written read back as written (destructive) |
+| `disk-wiped` | INFO | zeros written and read back, with a `wipe-certificate` note |
+| `wipe-incomplete` | WARN | the run ended before the wipe finished |
 """
 
 from __future__ import annotations
@@ -111,7 +117,7 @@ import os
 from typing import Any, Mapping
 
 from burnin.host import Host
-from burnin.load import drive
+from burnin.load import ThreadLoad, drive
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 from burnin.modules.disk.destructive import (
@@ -190,7 +196,9 @@ class DiskModule(Module):
 
         # Until every load ended by itself (a single pass, the writes done, the self-tests finished) or the run
         # phase ends; then each is stopped the one way (burnin.load).
-        drive(ctx, [*destructive.jobs, *scanners, *([SelfTestLoad(self.smart)] if active_tests else [])],
+        threads = [*destructive.jobs, *scanners]
+        loads = [ThreadLoad(t.name, t, t.stop_event, t.metrics) for t in threads]
+        drive(ctx, [*loads, *([SelfTestLoad(self.smart)] if active_tests else [])],
               interval_s=self.settings.sample_interval_s, tick=tick)
         errors += destructive.judge(ctx)
         problems, refused = scan.judge(ctx)

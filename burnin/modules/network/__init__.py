@@ -50,36 +50,39 @@ Virtual NICs (virtio_net, veth, vmxnet3…) report no speed, or a nominal one: I
 traffic throughput is reported, judged only against `min_mbps` when set. Measured throughput is always in an
 INFO finding (`throughput`, or `throughput-unjudged` when there is nothing to judge it against).
 
+The package, by capability: `links` (link audit), `counters` (counters and flaps), `pair_traffic` (the port-pair
+traffic test and putting the ports back); this file holds the settings and the phases.
+
 Findings (component `nic:PORT`, or `network` for the module as a whole; one row per code):
 
-    code                   severity          when
-    no-link                WARN / FAIL       a port without link (FAIL when `must_be_up` or the claims need it)
-    underspeed-link        FAIL              linked below the best speed both ends advertise
-    half-duplex            FAIL              a full-duplex-capable port running half duplex
-    speed-below-port-max   INFO              below the port's own best; the partner's modes are unknown
-    speed-unknown          INFO              a virtual NIC or a driver that reports no (or a nominal) speed
-    autoneg-off            INFO              autonegotiation off: the speed is forced
-    port-missing           FAIL              a port named in `ports`, `pairs` or `must_be_up` does not exist
-    port-vanished          FAIL              a port disappeared during the run
-    link-flap              FAIL              the link went down or changed carrier during the run
-    error-growth           WARN / FAIL       error counters grew during the run (setting `error_growth`)
-    drop-growth            INFO/WARN/FAIL    drop counters grew outside the traffic test (setting `drop_growth`)
-    traffic-errors         FAIL              error counters grew on a pair's ports during the traffic test
-    traffic-drops          WARN / FAIL       drop counters grew during the traffic test (`traffic_drop_growth`)
-    traffic-failed         FAIL              the two ports could not carry TCP traffic at all
-    low-throughput         FAIL              below `min_throughput_fraction` of the link speed (or `min_mbps`)
-    throughput-cpu-bound   WARN              low, but a test process used `cpu_bound_share` of a CPU core
-    throughput             INFO              the measured throughput, judged and fine
-    throughput-unjudged    INFO              the measured throughput, with no link speed to judge it against
-    pair-not-tested        WARN              a pair that could not be tested (in use, no link, not root, too short)
-    restored-leftover      INFO              what an earlier, killed run left behind, put back
-    restore-incomplete     WARN              what could not be put back
+| code | severity | when |
+|---|---|---|
+| `no-link` | WARN / FAIL | a port without link (FAIL when `must_be_up` or the claims need it) |
+| `underspeed-link` | FAIL | linked below the best speed both ends advertise |
+| `half-duplex` | FAIL | a full-duplex-capable port running half duplex |
+| `speed-below-port-max` | INFO | below the port's own best; the partner's modes are unknown |
+| `speed-unknown` | INFO | a virtual NIC or a driver that reports no (or a nominal) speed |
+| `autoneg-off` | INFO | autonegotiation off: the speed is forced |
+| `port-missing` | FAIL | a port named in `ports`, `pairs` or `must_be_up` does not exist |
+| `port-vanished` | FAIL | a port disappeared during the run |
+| `link-flap` | FAIL | the link went down or changed carrier during the run |
+| `error-growth` | WARN / FAIL | error counters grew during the run (setting `error_growth`) |
+| `drop-growth` | INFO/WARN/FAIL | drop counters grew outside the traffic test (setting `drop_growth`) |
+| `traffic-errors` | FAIL | error counters grew on a pair's ports during the traffic test |
+| `traffic-drops` | WARN / FAIL | drop counters grew during the traffic test (`traffic_drop_growth`) |
+| `traffic-failed` | FAIL | the two ports could not carry TCP traffic at all |
+| `low-throughput` | FAIL | below `min_throughput_fraction` of the link speed (or `min_mbps`) |
+| `throughput-cpu-bound` | WARN | low, but a test process used `cpu_bound_share` of a CPU core |
+| `throughput` | INFO | the measured throughput, judged and fine |
+| `throughput-unjudged` | INFO | the measured throughput, with no link speed to judge it against |
+| `pair-not-tested` | WARN | a pair that could not be tested (in use, no link, not root, too short) |
+| `restored-leftover` | INFO | what an earlier, killed run left behind, put back |
+| `restore-incomplete` | WARN | what could not be put back |
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from burnin.host import Host
@@ -94,7 +97,7 @@ from burnin.modules.network.links import (
     NET, LinkAudit, PortLink, best_common_mode, describe_port, judge_link, port_evidence, read_link,
 )
 from burnin.modules.network.pair_traffic import Direction, PairRun, PairTraffic, judge_direction, make_direction
-from burnin.settings import setting
+from burnin.modules.network.settings import NetworkSettings
 from burnin.tools import netns
 
 __all__ = [
@@ -102,32 +105,6 @@ __all__ = [
     "describe_port", "driver_error_counters", "growth", "is_drop_counter", "judge_direction", "judge_link",
     "make_direction", "port_evidence", "read_link", "read_sysfs_counters", "split_growth",
 ]
-
-@dataclass(frozen=True)
-class NetworkSettings:
-    ports: tuple[str, ...] = setting((), "ports to test; empty: every physical port (naming them allows virtual ones)")
-    must_be_up: tuple[str, ...] = setting((), "ports that must have a link: no link is a FAIL instead of a WARN")
-    pairs: tuple[tuple[str, str], ...] = setting((), 'ports cabled to each other, for the traffic test: '
-                                                     '[["eth1", "eth2"]]')
-    detect_pairs: bool = setting(True, "find cabled pairs with a probe frame")
-    bring_up_down_ports: bool = setting(True, "bring administratively-down ports up to see their link (restored)")
-    link_wait_s: float = setting(5.0, "how long a port brought up (or moved) gets to find its link", unit="s")
-    interval_s: float = setting(1.0, "sampling interval of counters and throughput", unit="s")
-    error_growth: str = setting("warn", "severity of error counters that grew during the run", choices=("warn", "fail"))
-    drop_growth: str = setting("warn", "severity of drop counters that grew outside the traffic test",
-                               choices=("warn", "fail", "info"))
-    traffic_drop_growth: str = setting("fail", "severity of drop counters that grew during the traffic test",
-                                       choices=("warn", "fail"))
-    min_throughput_fraction: float = setting(0.8, "traffic below this fraction of the slower port's link speed, "
-                                                  "either way, FAILs")
-    cpu_bound_share: float = setting(0.9, "a test process using this share of a CPU core makes low throughput a "
-                                          "WARN (the CPU was the limit), not a FAIL")
-    min_mbps: float = setting(0.0, "throughput floor for links of unknown speed (virtual NICs); 0: report only",
-                              unit="Mb/s")
-    traffic_s: float = setting(0.0, "length of the traffic test; 0: half of the run phase", unit="s")
-    streams: int = setting(1, "TCP connections each way")
-    worker_start_s: float = setting(30.0, "how long a traffic receiver gets to start (slow machines)", unit="s")
-
 
 class NetworkModule(LinkAudit, CounterWatch, PairTraffic, Module):
     name = "network"

@@ -87,7 +87,9 @@ def _describe(grown: Mapping[str, int]) -> str:
 # -- the module's counters ---------------------------------------------------------------------------
 class CounterWatch:
     """The NetworkModule's counters (state: `_baseline`, `_last`, `_excluded`, `_carrier_base`, `_watch_flaps`,
-    `_settling`, `_where`)."""
+    `_settling`, `_where`).
+    A part of `NetworkModule`, not usable alone: the state lives in the module (made in its __init__), shared by
+    its parts (ports moved into namespaces change where counters are read, for instance)."""
 
     def _forgive_gap_drops(self) -> None:
         """Drops between check() and the next phase, when check() put ports down again: frames a port sends to

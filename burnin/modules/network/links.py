@@ -217,7 +217,9 @@ def _driver_of_virtual(host: Host, name: str) -> str | None:
 
 # -- the module's link audit -------------------------------------------------------------------------
 class LinkAudit:
-    """The NetworkModule's ports and their links (state: `_nics`, `_links`, `_raised`, `_ledger`)."""
+    """The NetworkModule's ports and their links (state: `_nics`, `_links`, `_raised`, `_ledger`).
+    A part of `NetworkModule`, not usable alone: the state lives in the module (made in its __init__), shared by
+    its parts (ports moved into namespaces change where counters are read, for instance)."""
 
     def _select_ports(self, ctx: ModuleContext, use_inventory: bool = True) -> list[Nic]:
         """The ports named in `ports` (else every physical port), plus those named in `pairs` and `must_be_up`.

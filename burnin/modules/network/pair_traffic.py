@@ -15,6 +15,7 @@ from burnin.model import Judgement, Severity
 from burnin.module import ModuleContext
 from burnin.modules.network.counters import Counters, _describe, growth, split_growth
 from burnin.modules.network.links import _mbps, describe_port
+from burnin.modules.network.settings import NetworkSettings
 from burnin.tools import netns, traffic
 
 TRAFFIC_PORT = 47001
@@ -58,7 +59,7 @@ def make_direction(sender: str, receiver: str, sent: Mapping[str, Any], received
 
 
 def judge_direction(d: Direction, line_mbps: int | None, fraction: float, min_mbps: float,
-                    component_ports: str, cpu_bound_share: float = 0.9) -> Judgement:
+                    component_ports: str, cpu_bound_share: float = NetworkSettings.cpu_bound_share) -> Judgement:
     """One direction of a pair's traffic against the slower port's link speed (or `min_mbps` when the speed is
     unknown): below `fraction` of it FAILs, unless a test process used `cpu_bound_share` of a core (WARN)."""
     component = f"nic:{d.sender}"
@@ -117,7 +118,9 @@ class PairRun:
 # -- the module's traffic test -----------------------------------------------------------------------
 class PairTraffic:
     """The NetworkModule's port pairs, their traffic test, and putting the ports back (state: `_pairs`,
-    `_where`, `_ledger`, `_untested`)."""
+    `_where`, `_ledger`, `_untested`).
+    A part of `NetworkModule`, not usable alone: the state lives in the module (made in its __init__), shared by
+    its parts (ports moved into namespaces change where counters are read, for instance)."""
 
     def recover(self) -> list[str]:
         """After this module's process was killed mid-test: bring its ports home from their namespaces now, not

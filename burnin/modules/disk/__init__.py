@@ -89,6 +89,8 @@ Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can e
 | `smart-not-read` | WARN | smartctl is not installed: health and history unknown |
 | `smart-unavailable` | INFO | no SMART on this disk, or smartctl may not open it here |
 | `smart-parser-gap` | INFO | a field pySMART missed, taken from smartctl's JSON |
+| `smart-json-wrong-type` | INFO | `burnin smart` FILE: a value of the wrong type, left out (the report is |
+|  |  | then ERROR, never PASS) |
 | `self-test-not-started` | INFO | the drive refused to start the self-test |
 | `self-test-no-result` | WARN | a self-test ended without a new log entry |
 | `self-test-aborted` | WARN | a self-test that did not complete |

@@ -290,6 +290,8 @@ def evidence_of(event: Event) -> dict[str, Any]:
     worst = event.worst
     assert worst is not None and worst.match is not None
     evidence: dict[str, Any] = {"line": worst.text, "lines": [ln.text for ln in event.lines]}
+    if all(ln.seq is not None for ln in event.lines):
+        evidence["seqs"] = [ln.seq for ln in event.lines]  # each line's record (/dev/kmsg seq, or line in the file)
     for name in ("kernel_time_s", "seq", "level", "facility"):
         value = getattr(worst, name)
         if value is not None:

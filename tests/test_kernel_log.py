@@ -65,7 +65,7 @@ def judged_alone(*messages: str, inventory=None):
 def test_catalogue_row_matches_its_own_example(entry, example):
     match = classify(example.line)
     assert match is not None and match.entry is entry, (match and match.entry.code, match and match.entry.pattern)
-    assert example.source.startswith(("http", "format: ", "Linux kernel"))
+    assert example.source.strip(), "every example names where it was seen"
     if entry.severity is not None:
         (finding,) = judged_alone(example.line)
         assert (finding.severity, finding.code) == (entry.severity, entry.code)

@@ -180,7 +180,8 @@ class EventGrouper:
         """Close events nothing joined for a while (wall clock `now`, or kernel time)."""
         closed = []
         for event in list(self._open):
-            stale = now is not None and (now - event.last_wall >= self.quiet_s or now - event.opened_wall >= self.max_age_s)
+            stale = now is not None and (now - event.last_wall >= self.quiet_s
+                                         or now - event.opened_wall >= self.max_age_s)
             gap = (kernel_time_s is not None and event.last_kernel_s is not None
                    and kernel_time_s - event.last_kernel_s > self.kernel_gap_s)
             if stale or gap:
@@ -199,7 +200,8 @@ class EventGrouper:
 
     def _merge(self, into: Event, other: Event) -> None:
         order = {id(ln): i for i, ln in enumerate(into.lines + other.lines)}
-        into.lines = sorted(into.lines + other.lines, key=lambda ln: (ln.seq if ln.seq is not None else 0, order[id(ln)]))
+        into.lines = sorted(into.lines + other.lines,
+                            key=lambda ln: (ln.seq if ln.seq is not None else 0, order[id(ln)]))
         into.heads |= other.heads
         into.opened_wall = min(into.opened_wall, other.opened_wall)
         into.last_wall = max(into.last_wall, other.last_wall)
@@ -288,6 +290,8 @@ def evidence_of(event: Event) -> dict[str, Any]:
     worst = event.worst
     assert worst is not None and worst.match is not None
     evidence: dict[str, Any] = {"line": worst.text, "lines": [ln.text for ln in event.lines]}
+    if all(ln.seq is not None for ln in event.lines):
+        evidence["seqs"] = [ln.seq for ln in event.lines]  # each line's record (/dev/kmsg seq, or line in the file)
     for name in ("kernel_time_s", "seq", "level", "facility"):
         value = getattr(worst, name)
         if value is not None:

@@ -72,6 +72,19 @@ def offline(blocks) -> dict:
     return scores
 
 
+def own_seq(reader: int, text: str) -> int | None:
+    """The seq of the record just written with `text` (read back from /dev/kmsg)."""
+    from burnin.kernel_log.kmsg import parse_record, read_available
+
+    for _ in range(3):
+        for kind, data in read_available(reader):
+            rec = parse_record(data) if kind == "record" else None
+            if rec is not None and rec.facility != 0 and rec.message.replace("\\x5c", "\\") == text:
+                return rec.seq
+        time.sleep(0.001)
+    return None
+
+
 class TimedContext(RecordingContext):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
@@ -96,7 +109,9 @@ def live(blocks, rate: float, gap: float) -> dict:
         thread = threading.Thread(target=module.run, args=(ctx,), daemon=True)
         thread.start()
         time.sleep(0.3)
-        written: list[tuple[corpus.CorpusLine, float]] = []
+        written: list[tuple[corpus.CorpusLine, float, int | None]] = []
+        reader = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)  # to learn the seq of each line written
+        os.lseek(reader, 0, os.SEEK_END)
         fd = os.open("/dev/kmsg", os.O_WRONLY)
         try:
             interval = 1.0 / rate
@@ -107,34 +122,32 @@ def live(blocks, rate: float, gap: float) -> dict:
                     if now < t_next:
                         time.sleep(t_next - now)
                     os.write(fd, f"<3>{cl.message}\n".encode())  # without its newline a record stays open for a continuation
-                    written.append((cl, time.monotonic()))
+                    t_written = time.monotonic()
+                    written.append((cl, t_written, own_seq(reader, cl.message)))
                     t_next += interval
                 time.sleep(gap)
         finally:
             os.close(fd)
+            os.close(reader)
         time.sleep(1.5)
         cancel.set()
         thread.join(10)
     finally:
         DEVKMSG.write_text(old + "\n")
-    # A finding line is the latest write of that text before the finding was journalled, not matched yet (the
-    # same text recurs in several blocks).
-    pending: dict[str, list[int]] = defaultdict(list)
-    for i, (cl, _) in enumerate(written):
-        pending[cl.message].append(i)
+    # A finding's lines are its records: the evidence carries their /dev/kmsg seqs.
+    by_seq = {seq: i for i, (_, _, seq) in enumerate(written) if seq is not None}
     got: dict[int, tuple] = {}
-    for f, t in sorted(zip(ctx.findings, ctx.emitted_at), key=lambda ft: ft[1]):
-        for ln in f.evidence.get("lines", []):
-            before = [i for i in pending.get(ln, []) if written[i][1] <= t and i not in got]
-            if before:
-                got[before[-1]] = (f, t)
+    for f, t in zip(ctx.findings, ctx.emitted_at):
+        for seq in f.evidence.get("seqs", []):
+            if seq in by_seq:
+                got.setdefault(by_seq[seq], (f, t))
     if os.environ.get("KLOG_BENCH_DEBUG"):
-        for i, (cl, _) in enumerate(written):
+        for i, (cl, _, _) in enumerate(written):
             if (i in got) == cl.benign:
                 print("MISS" if not cl.benign else "FLAG", cl.block, repr(cl.message)[:120], file=sys.stderr)
     scores = defaultdict(corpus.Score)
     latencies = []
-    for i, (cl, t_write) in enumerate(written):
+    for i, (cl, t_write, _) in enumerate(written):
         hit = got.get(i)
         tally(scores, cl, hit[0] if hit else None)
         if hit and not cl.benign:

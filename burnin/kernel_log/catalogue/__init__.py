@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from burnin.kernel_log.catalogue import aer, ata, block, edac, ghes, gpu, ipmi, mce, memory, nic, nvme, raid, scsi, system
+from burnin.kernel_log.catalogue import (aer, ata, block, edac, ghes, gpu, ipmi, mce, memory, nic, nvme, raid, scsi,
+                                         system)
 from burnin.kernel_log.entry import Entry
 
 # (subsystem name, table) in search order.

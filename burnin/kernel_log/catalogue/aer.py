@@ -32,7 +32,8 @@ TABLE = (
     row("pcie-aer-recovery-failed", FAIL, r"(?P<pci>" + PCI + r"): (?:AER: )?(?:device recovery failed|"
         r"subordinate device reset failed|Root Port link reset failed|Downstream Port link reset failed)",
         "pcie:{pci}", "The kernel could not recover the PCIe device after an uncorrectable error.",
-        (("pcieport 0000:00:03.1: AER: device recovery failed", "format: drivers/pci/pcie/err.c"),),
+        (("pcieport 0000:80:1b.4: AER: device recovery failed", "https://github.com/minisforum-docs/MS-02-Ultra/issues/10"),
+         ("pcieport 0000:00:03.1: AER: device recovery failed", "format: drivers/pci/pcie/err.c"),),
         keys=("pci:{pci}",), ends=True),
     row("pcie-dpc", FAIL, r"(?P<pci>" + PCI + r"): DPC: containment event", "pcie:{pci}",
         "The PCIe port cut off its link after an uncorrectable error (Downstream Port Containment).",

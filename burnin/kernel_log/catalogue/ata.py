@@ -15,11 +15,13 @@ OSM_SMART = "https://github.com/FastVPSEestiOu/storage-system-monitoring/issues/
 
 TABLE = (
     row("ata-error", DETAIL, A + r"exception Emask", "ata:{port}",
-        examples=(("ata1.00: exception Emask 0x0 SAct 0x0 SErr 0x0 action 0x0", "format: drivers/ata/libata-eh.c"),),
+        examples=(("ata2.00: exception Emask 0x0 SAct 0x5c50001f SErr 0x0 action 0x0", "https://github.com/ocaml/infrastructure/issues/58"),
+         ("ata1.00: exception Emask 0x0 SAct 0x0 SErr 0x0 action 0x0", "format: drivers/ata/libata-eh.c"),),
         keys=("ata:{port}",), head=True),
     row("ata-media-error", FAIL, A + r"error: \{[^}]*\b(?P<err>UNC|IDNF|AMNF|MC)\b", "ata:{port}",
         "The drive on {port} reported an uncorrectable media error ({err}).",
-        (("ata1.00: error: { UNC }", "format: drivers/ata/libata-eh.c"),), keys=("ata:{port}",),
+        (("ata2.00: error: { UNC }", "https://github.com/ocaml/infrastructure/issues/58"),
+         ("ata1.00: error: { UNC }", "format: drivers/ata/libata-eh.c"),), keys=("ata:{port}",),
         rule="UNC: uncorrectable data; IDNF: sector not found"),
     row("ata-crc-error", WARN, A + r"error: \{[^}]*\bICRC\b", "ata:{port}",
         "The SATA link on {port} corrupted a transfer (interface CRC error; often the cable).",
@@ -59,7 +61,8 @@ TABLE = (
         r"configured for|hard resetting|softreset|link online|failed command|both IDENTIFYs|supports DRM|"
         r"Read log|READ LOG|ATA-\d+: |\d+ sectors|NCQ|FPDMA|spurious|\s*res [0-9a-f]{2}/|EH in|limiting|"
         r"Features:|Security Log|DMA mask|link)", "ata:{port}",
-        examples=(("ata1.00: cmd 60/08:00:00:10:1c/00:00:00:00:00/40 tag 0 ncq dma 4096 in",
+        examples=(("ata2.00: irq_stat 0x40000008", "https://github.com/ocaml/infrastructure/issues/58"),
+         ("ata1.00: cmd 60/08:00:00:10:1c/00:00:00:00:00/40 tag 0 ncq dma 4096 in",
                    "format: drivers/ata/libata-eh.c"),), keys=("ata:{port}",)),
     row("ata-media-error", FAIL, r"^\s*res [0-9a-f]{2}/[0-9a-f]{2}:.*\(media error\)",
         examples=(("         res 41/40:00:e0:79:2d/00:00:14:00:00/40 Emask 0x409 (media error) <F>",

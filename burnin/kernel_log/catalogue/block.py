@@ -37,16 +37,19 @@ TABLE = (
     row("disk-io-error", FAIL, r"Buffer I/O error on dev(?:ice)? (?P<disk>nvme\d+n\d+|[a-z]+?)(?:p?\d+)?, "
         r"logical block (?P<block>\d+)", "disk:/dev/{disk}",
         "Disk /dev/{disk} failed to read or write logical block {block}.",
-        (("Buffer I/O error on dev sdb1, logical block 0, async page read", "format: fs/buffer.c"),),
+        (("Buffer I/O error on dev sdb, logical block 640, lost async page write", "https://github.com/openebs/openebs/issues/1433"),
+         ("Buffer I/O error on dev sdb1, logical block 0, async page read", "format: fs/buffer.c"),),
         keys=("disk:{disk}",)),
     row("md-disk-failed", FAIL, r"md/raid\w*:(?P<md>md\w+): (?:Disk failure on|Operation continuing on \d+ devices"
         r".*?failure on) (?P<disk>nvme\d+n\d+|[a-z]+)\w*", "disk:/dev/{disk}",
         "Software RAID {md} took disk {disk} out of the array after errors.",
-        (("md/raid1:md0: Disk failure on sdb1, disabling device.", "format: drivers/md/raid1.c"),),
+        (("md/raid:md2: Disk failure on sdb6, disabling device.", "https://github.com/1000001101000/Debian_on_Buffalo/issues/161"),
+         ("md/raid1:md0: Disk failure on sdb1, disabling device.", "format: drivers/md/raid1.c"),),
         keys=("disk:{disk}",)),
     row("md-disk-failed", FAIL, r"md/raid\w*:(?P<md>md\w+): (?:Cannot continue operation|not enough operational devices)",
         "disk:/dev/{md}", "Software RAID {md} has too few working disks left.",
-        (("md/raid:md0: Cannot continue operation (2/4 failed).", "format: drivers/md/raid5.c"),)),
+        (("md/raid:md2: Cannot continue operation (2/4 failed).", "https://github.com/1000001101000/Debian_on_Buffalo/issues/161"),
+         ("md/raid:md0: Cannot continue operation (2/4 failed).", "format: drivers/md/raid5.c"),)),
     row("md-read-error", FAIL, r"md/raid\w*:(?P<md>md\w+): (?:read error not correctable|unrecoverable I/O read error)"
         r".*? on (?P<disk>nvme\d+n\d+|[a-z]+)\w*\)?", "disk:/dev/{disk}",
         "Software RAID {md} could not recover a read from {disk} from the other disks.",
@@ -66,5 +69,6 @@ TABLE = (
           "format: fs/btrfs/volumes.c"),)),
     row("disk-vanished", FAIL, r"(?P<disk>nvme\d+n\d+|sd[a-z]+): detected capacity change from \d+ to 0\b",
         "disk:/dev/{disk}", "Disk /dev/{disk} shrank to nothing (the device went away).",
-        (("nvme0n1: detected capacity change from 1000215216 to 0", "format: block/genhd.c"),)),
+        (("nvme2n1: detected capacity change from 800166076416 to 0", "https://github.com/linux-nvme/nvme-cli/issues/151"),
+         ("nvme0n1: detected capacity change from 1000215216 to 0", "format: block/genhd.c"),)),
 )

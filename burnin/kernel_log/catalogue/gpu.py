@@ -14,7 +14,8 @@ X = r"NVRM: Xid \(PCI:(?P<pci>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.
 TABLE = (
     row("gpu-xid-fatal", FAIL, r"NVRM: Xid \(PCI:(?P<pci>[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.\d)?\): "
         r"(?P<xid>48|62|64|74|79|92|94|95|119|120)\b", "gpu:{pci}.0", "GPU {pci} reported a hardware Xid error ({xid}).",
-        (("NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, GPU has fallen off the bus.", "format: NVIDIA XID Errors"),),
+        (("NVRM: Xid (PCI:0000:44:00): 79, GPU has fallen off the bus", "https://github.com/NVIDIA/NVSentinel/issues/155"),
+         ("NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, GPU has fallen off the bus.", "format: NVIDIA XID Errors"),),
         keys=("pci:{pci}.0",)),
     row("gpu-xid", WARN, X, "gpu:{pci}.0", "GPU {pci} reported Xid {xid} (often an application fault).",
         (("NVRM: Xid (PCI:0000:01:00): 13, Graphics SM Warp Exception on (GPC 0, TPC 0)",
@@ -33,7 +34,8 @@ TABLE = (
                    "https://github.com/NVIDIA/NVSentinel/issues/155"),), follows="pci"),
     row("gpu-fell-off-bus", FAIL, r"NVRM: GPU (?:at )?(?:PCI:)?(?P<pci>[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}(?:\.\d)?).*has fallen off the bus",
         "gpu:{pci}", "GPU {pci} fell off the PCIe bus.",
-        (("NVRM: GPU at PCI:0000:3b:00: GPU has fallen off the bus.", "format: NVIDIA driver"),)),
+        (("NVRM: GPU at 0000:01:00.0 has fallen off the bus.", "https://github.com/Bumblebee-Project/Bumblebee/issues/554"),
+         ("NVRM: GPU at PCI:0000:3b:00: GPU has fallen off the bus.", "format: NVIDIA driver"),)),
     # amdgpu since 6.x: "amdgpu 0000:28:00.0: ring gfx_0.0.0 timeout, signaled seq=..., emitted seq=..."
     row("gpu-hang", WARN, r"amdgpu (?P<pci>" + PCI + r"): (?:amdgpu: )?ring \S+ timeout", "gpu:{pci}",
         "GPU {pci} stopped responding (ring timeout) and was reset.",

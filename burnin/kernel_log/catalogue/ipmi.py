@@ -12,6 +12,7 @@ TABLE = (
         r"Error clearing flags|Error getting response|Error \w+ from BMC|.*timed out)|"
         r"ipmi_kcs_sm: kcs hosed|IPMI message handler: (?:Event queue full|BMC returned)|"
         r"ipmi_ssif: .*(?:Error|error)", "bmc", "The IPMI driver reported a misbehaving BMC interface.",
-        (("ipmi_si IPI0001:00: BMC returned incorrect response, expected netfn 7 cmd 2, got netfn 7 cmd 1",
+        (("IPMI message handler: BMC returned incorrect response, expected netfn 7 cmd 8, got netfn 6 cmd 8", "https://github.com/open-power/skiboot/issues/6"),
+         ("ipmi_si IPI0001:00: BMC returned incorrect response, expected netfn 7 cmd 2, got netfn 7 cmd 1",
           "format: drivers/char/ipmi/ipmi_si_intf.c"),), keys=("ipmi",)),
 )

@@ -31,13 +31,15 @@ TABLE = (
         keys=("oom",)),
     row("oom-kill-cgroup", WARN, r"^Memory cgroup out of memory: Kill(?:ed)? process (?P<pid>\d+) \((?P<comm>[^)]*)\)",
         "memory", "A memory cgroup ran out of memory and the kernel killed {comm} (pid {pid}).",
-        (("Memory cgroup out of memory: Killed process 1234 (java) total-vm:8001208kB, anon-rss:2098176kB, "
+        (("Memory cgroup out of memory: Killed process 4971 (netdata) total-vm:47820kB, anon-rss:7560kB, file-rss:0kB, shmem-rss:0kB, UID:201 pgtables:100kB oom_score_adj:1000", "https://github.com/netdata/netdata/issues/10875"),
+         ("Memory cgroup out of memory: Killed process 1234 (java) total-vm:8001208kB, anon-rss:2098176kB, "
           "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4544kB oom_score_adj:0", "format: mm/oom_kill.c"),),
         keys=("oom",)),
     row("oom-kill", DETAIL, r"invoked oom-killer: ",
         examples=(("uwsgi invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=986",
                    "https://github.com/reportportal/kubernetes/issues/203"),), keys=("oom",), head=True),
     row("oom-kill", DETAIL, r"^oom-kill:constraint=|^oom_reaper: reaped process|^Killed process \d+ \(",
-        examples=(("oom_reaper: reaped process 3044 (stress-ng), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
+        examples=(("oom_reaper: reaped process 15784 (python3), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB", "https://github.com/docker/for-linux/issues/1001"),
+         ("oom_reaper: reaped process 3044 (stress-ng), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
                    "format: mm/oom_kill.c"),), keys=("oom",)),
 )

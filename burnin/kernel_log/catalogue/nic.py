@@ -47,7 +47,8 @@ TABLE = (
         r"TX timeout detected|tx_timeout: VSI|initiating reset due to tx timeout|Tx timeout|"
         r"tx_timeout recovery|TX driver issue detected)", PART,
         "Network port {iface} stopped transmitting and was reset.",
-        (("tg3 0000:02:00.0 eth0: transmit timed out, resetting", "format: drivers/net/ethernet/broadcom/tg3.c"),
+        (("i40e 0000:08:00.1: eth9: tx_timeout recovery level 1", "https://github.com/appneta/tcpreplay/issues/183"),
+         ("tg3 0000:02:00.0 eth0: transmit timed out, resetting", "format: drivers/net/ethernet/broadcom/tg3.c"),
          ("ixgbe 0000:01:00.0 eth0: tx hang 1 detected on queue 11, resetting adapter",
           "format: drivers/net/ethernet/intel/ixgbe/ixgbe_main.c")), keys=KEYS),
     row("nic-firmware-fault", FAIL, DRVP + r"(?:.*MC assert|begin crash dump|Firmware fatal reset|firmware fatal|"
@@ -105,6 +106,7 @@ TABLE = (
     row("nic-error", DETAIL, DRVP + r"(?:\s+(?:TDH|TDT|next_to_|time_stamp|jiffies|MAC Status|PHY|PCI Status|Tx Queue)|"
         r"0x[0-9a-f]{8}: 0x|DEBUG:|tx_timeout|print_health_info|assert_var|Health|\w+ reset|RXDCTL\.ENABLE|"
         r"TXDCTL\.ENABLE)",
-        PART, examples=(("tg3 0000:02:00.0 eth0: 0x00000000: 0x165f14e4, 0x00100406, 0x02000000, 0x00800010",
+        PART, examples=(("ixgbe 0000:08:00.1: eth3: RXDCTL.ENABLE on Rx queue 0 not cleared within the polling period", "https://community.intel.com/t5/Ethernet-Products/Issue-with-quot-Detected-Tx-Unit-Hang-quot-dropping-network/m-p/383247"),
+         ("tg3 0000:02:00.0 eth0: 0x00000000: 0x165f14e4, 0x00100406, 0x02000000, 0x00800010",
                          "format: drivers/net/ethernet/broadcom/tg3.c (tg3_dump_state)"),), keys=KEYS),
 )

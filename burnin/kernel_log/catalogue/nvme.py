@@ -16,7 +16,8 @@ TABLE = (
     row("nvme-timeout", WARN, C + r"I/O (?:tag )?(?P<tag>\d+) (?:\([^)]*\) )?(?:opcode \S+ (?:\([^)]*\) )?)?"
         r"QID (?P<qid>\d+) timeout, completion polled", "nvme:{ctrl}",
         "NVMe controller {ctrl} missed an interrupt (I/O completed only when polled).",
-        (("nvme nvme0: I/O 5 QID 2 timeout, completion polled", "format: drivers/nvme/host/pci.c"),), keys=KEYS),
+        (("nvme nvme0: I/O 897 QID 2 timeout, completion polled", "https://github.com/starfive-tech/linux/issues/98"),
+         ("nvme nvme0: I/O 5 QID 2 timeout, completion polled", "format: drivers/nvme/host/pci.c"),), keys=KEYS),
     row("nvme-timeout", FAIL, C + r"I/O (?:tag )?(?P<tag>\d+) (?:\([^)]*\) )?(?:opcode \S+ (?:\([^)]*\) )?)?"
         r"QID (?P<qid>\d+) timeout", "nvme:{ctrl}",
         "NVMe controller {ctrl} timed out on an I/O (queue {qid}).",
@@ -45,9 +46,11 @@ TABLE = (
         r"(?P<ns>(?P<ctrl>nvme\d+)n\d+): (?:I/O Cmd|Read|Write|Flush|Write Zeroes|Dataset Management|Compare|Verify|Zone \w+)"
         r"\((?P<op>0x[0-9a-f]+)\) @ LBA (?P<lba>\d+), (?P<blocks>\d+) blocks, (?P<status>.+)",
         "disk:/dev/{ns}", "NVMe namespace /dev/{ns} failed an I/O at LBA {lba} ({status}).",
-        (("nvme0n1: Read(0x2) @ LBA 2048, 8 blocks, Unrecovered Read Error (sct 0x2 / sc 0x81) DNR",
+        (("nvme0n1: I/O Cmd(0x2) @ LBA 1336320, 32 blocks, I/O Error (sct 0x3 / sc 0x71)", "https://github.com/oxidecomputer/propolis/pull/1156"),
+         ("nvme0n1: Read(0x2) @ LBA 2048, 8 blocks, Unrecovered Read Error (sct 0x2 / sc 0x81) DNR",
           "format: drivers/nvme/host/constants.c"),), keys=KEYS),
     row("nvme-error", DETAIL, C + r"(?:Abort status|I/O (?:tag )?\d+|Cancell?ing I/O|failed to set APST|controller is down|"
         r"Identify|frozen state)", "nvme:{ctrl}",
-        examples=(("nvme nvme0: Abort status: 0x0", "format: drivers/nvme/host/pci.c"),), keys=KEYS),
+        examples=(("nvme nvme0: Abort status: 0x0", "https://github.com/linux-surface/linux-surface/issues/733"),
+         ("nvme nvme0: Abort status: 0x0", "format: drivers/nvme/host/pci.c"),), keys=KEYS),
 )

@@ -32,7 +32,8 @@ TABLE = (
         r"Controller in crit error|adapter reset failed|FW is in FAULT|IOC is in FAULT|Init cmd return status FAILED"
         r"|killing adapter|Failed to (?:reset|init))", "controller:{pci}",
         "RAID controller {pci} failed and could not be brought back.",
-        (("megaraid_sas 0000:02:00.0: Reset failed, killing adapter scsi0.",
+        (("megaraid_sas 0000:03:00.0: Failed to init firmware", "https://wiki.keldo.uk/content/askubuntu.com_en_all_2024-10/questions/804133/lsi-megaraid-sas-hwraid-on-16-04"),
+         ("megaraid_sas 0000:02:00.0: Reset failed, killing adapter scsi0.",
           "format: drivers/scsi/megaraid/megaraid_sas_fusion.c"),), keys=KP),
     # The controller's own event log: "<seq> (<time>s/0x<locale>/<class>) - <description>"; only CRIT and above
     # are printed by default (event_log_level).
@@ -92,7 +93,8 @@ TABLE = (
         examples=(("mpt2sas0: diag reset: SUCCESS", HUATAI),), keys=KM),
     row("hba-log-info", WARN, r"mptbase: (?P<ctl>ioc\d+): LogInfo\((?P<info>0x[0-9a-f]+)\): Originator=\{(?P<orig>\w+)\}",
         "controller:{ctl}", "SAS controller {ctl} logged a transport error (LogInfo {info}, from {orig}).",
-        (("mptbase: ioc0: LogInfo(0x31140000): Originator={PL}, Code={IO Executed}, SubCode(0x0000) cb_idx mptscsih_io_done",
+        (("mptbase: ioc1: LogInfo(0x31140000): Originator={PL}, Code={IO Executed}, SubCode(0x0000) cb_idx mptscsih_io_done", "https://github.com/openzfs/zfs/issues/2275"),
+         ("mptbase: ioc0: LogInfo(0x31140000): Originator={PL}, Code={IO Executed}, SubCode(0x0000) cb_idx mptscsih_io_done",
           "format: drivers/message/fusion/mptbase.c"),), keys=KM),
     # -- hpsa / smartpqi / aacraid (HPE Smart Array, Microchip Smart) ----------------------------------
     row("raid-controller-failed", FAIL, HP + r"(?:[Cc]ontroller lockup detected|controller (?:is )?offline|"

@@ -28,12 +28,14 @@ TABLE = (
         r"Id CRC or ECC error|L-EC uncorrectable error|Logical unit failure.*|Internal target failure|"
         r"Record not found|Recorded entity not found|Data synchronization mark error|Write error.*)",
         PART, "The disk could not recover the data ({asc}).",
-        (("sd 2:0:0:0: [sdb] tag#9 Add. Sense: Unrecovered read error - auto reallocate failed",
+        (("sd 3:0:0:0: [sdb] tag#3 Add. Sense: Unrecovered read error", "https://github.com/openebs/openebs/issues/1433"),
+         ("sd 2:0:0:0: [sdb] tag#9 Add. Sense: Unrecovered read error - auto reallocate failed",
           "format: drivers/scsi/constants.c (additional sense table)"),), keys=KEYS),
     row("scsi-device-offlined", FAIL, S + r"(?:Device offlined|rejecting I/O to (?:offline|dead) device|"
         r"Medium access timeout failure\. Offlining disk|device offline or changed)", PART,
         "A disk stopped responding and was taken offline.",
-        (("sd 6:0:0:0: Device offlined - not ready after error recovery", "format: drivers/scsi/scsi_error.c"),),
+        (("sd 1:0:0:0: Device offlined - not ready after error recovery", "https://github.com/MichaIng/DietPi/issues/4499"),
+         ("sd 6:0:0:0: Device offlined - not ready after error recovery", "format: drivers/scsi/scsi_error.c"),),
         keys=KEYS),
     row("scsi-device-lost", FAIL, S + r"FAILED Result: hostbyte=(?P<host>DID_NO_CONNECT|DID_BAD_TARGET)", PART,
         "The disk could no longer be reached ({host}).",
@@ -43,7 +45,8 @@ TABLE = (
         r"Unhandled error code|attempting task abort|task abort: FAILED|"
         r"Result: hostbyte=DID_TIME_OUT)", PART,
         "A SCSI/SAS command to the disk timed out or was aborted.",
-        (("sd 0:0:0:0: [sda] tag#7 timing out command, waited 180s", "format: drivers/scsi/scsi_lib.c"),
+        (("sd 4:0:1:0: attempting task abort! scmd(ffff880204baee80)", "https://github.com/openzfs/zfs/issues/574"),
+         ("sd 0:0:0:0: [sda] tag#7 timing out command, waited 180s", "format: drivers/scsi/scsi_lib.c"),
          ("sd 0:0:1:0: attempting task abort!scmd(0x00000000c7b3c7b0), outstanding for 30348 ms & timeout 30000 ms",
           "format: drivers/scsi/mpt3sas/mpt3sas_scsih.c")),
         keys=KEYS),
@@ -53,7 +56,8 @@ TABLE = (
           "https://github.com/openzfs/zfs/issues/2275"),), keys=("scsi:{ioc}",)),
     row("scsi-aborted-command", WARN, S + r"Sense Key ?: (?:Aborted Command|0xb)\b", PART,
         "The disk aborted a command (sense key Aborted Command).",
-        (("sd 0:0:0:0: [sda] tag#3 Sense Key : Aborted Command [current] ", "format: drivers/scsi/scsi_logging.c"),),
+        (("sd 0:0:0:0: [sda] tag#0 Sense Key : Aborted Command [current] ", "https://github.com/Dasharo/dasharo-issues/issues/1100"),
+         ("sd 0:0:0:0: [sda] tag#3 Sense Key : Aborted Command [current] ", "format: drivers/scsi/scsi_logging.c"),),
         keys=KEYS),
     # A failed command's report; it is judged by its sense data (above) or the block layer's line.
     row("scsi-error", DETAIL, S + r"(?:FAILED Result|Result: hostbyte)", PART,
@@ -63,7 +67,8 @@ TABLE = (
         r"Unhandled sense code|Sense not available|\s*<<vendor>>|Sense Key : (?:Illegal Request|Unit Attention|"
         r"Not Ready|Recovered Error|No Sense)|Power-on or device reset occurred|task abort: SUCCESS|"
         r"Done: |timing out|device_unblock)", PART,
-        examples=(("sd 0:0:0:0: [sda] tag#0 CDB: Read(10) 28 00 00 00 12 34 00 00 08 00",
+        examples=(("sd 3:0:0:0: [sdb] tag#3 CDB: Write(10) 2a 00 00 00 14 88 00 00 08 00", "https://github.com/openebs/openebs/issues/1433"),
+         ("sd 0:0:0:0: [sda] tag#0 CDB: Read(10) 28 00 00 00 12 34 00 00 08 00",
                    "format: drivers/scsi/scsi_logging.c"),), keys=KEYS),
     row("scsi-error", DETAIL, r"^\[(?P<disk>sd[a-z]+)\] (?:tag#\d+ )?(?:Sense Key|Add\. Sense|CDB|Result|"
         r"Unhandled|ASC)", ("disk:/dev/{disk}",),

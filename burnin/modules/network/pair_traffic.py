@@ -21,6 +21,7 @@ from burnin.tools import netns, traffic
 TRAFFIC_PORT = 47001
 ACCEPT_MARGIN_S = 10.0  # a traffic receiver's wait for its sender, beyond the workers' start-up time
 SETUP_MARGIN_S = 3.0  # run-phase time kept free for setting up and restoring the ports around the traffic
+END_MARGIN_S = 15.0  # past its `seconds`, how long a pair's traffic may take to end (receivers wait for the senders)
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ class PairTraffic:
                 r.load = self._pair_load(r, seconds)
             # Each receiver may take up to worker_start_s to start, the senders as long again, before their
             # `seconds` of traffic.
-            until = time.monotonic() + seconds + 15.0 + 3 * self.settings.worker_start_s
+            until = time.monotonic() + seconds + END_MARGIN_S + 3 * self.settings.worker_start_s
             loads = [r.load for r in prepared if r.load is not None]
             outcome = drive(ctx, loads, until=until, interval_s=interval,
                             sample=lambda metrics, elapsed: self._observe(ctx)) if loads else None

@@ -180,6 +180,14 @@ def test_drive_stops_at_until_and_samples_the_loads_metrics():
     assert any("steps" in s for s in ctx.samples)
 
 
+def test_a_program_runs_where_it_is_told_with_the_environment_it_is_given(tmp_path):
+    ctx = RecordingContext("t", LIVE, phase="run", seconds=30.0)
+    load = ProgramLoad(LIVE, Program("pwd", ["sh", "-c", 'echo "$(pwd) $GPU"'], cwd=str(tmp_path), env={"GPU": "3"},
+                                     parse=lambda end: end.stdout.split()))
+    assert drive(ctx, [load]).reason == "ended"
+    assert load.outcome == [str(tmp_path), "3"]
+
+
 def test_a_program_that_cannot_start_is_an_outcome_not_a_crash():
     ctx = RecordingContext("t", LIVE, phase="run", seconds=5.0)
     load = ProgramLoad(LIVE, Program("missing", ["/nonexistent/tool", "--go"]))

@@ -56,6 +56,8 @@ class Program:
     progress: Callable[[Sequence[str]], Mapping[str, float] | None] | None = None  # new output lines -> metrics
     stderr: str = "separate"  # "separate", "stdout" (merged into stdout) or "discard"
     oom_score_adj: int | None = None  # set on the started program (ours): +500 makes it the OOM killer's pick
+    cwd: str | None = None  # where it runs (gpu-burn reads its compare.ptx from there); None: our own directory
+    env: Mapping[str, str] | None = None  # added to the inherited environment (CUDA_VISIBLE_DEVICES=3)
 
     def argv_for(self, scratch: str) -> list[str]:
         argv = self.argv(scratch) if callable(self.argv) else self.argv
@@ -100,7 +102,12 @@ class ProgramLoad:
             self._files.append(err)
         self._started = time.monotonic()
         try:
-            self.proc = self.host.spawn(self.argv, stdout=out, stderr=err, start_new_session=True)
+            extra: dict[str, Any] = {}
+            if self.program.cwd is not None:
+                extra["cwd"] = self.program.cwd
+            if self.program.env:
+                extra["env"] = {**os.environ, **{str(k): str(v) for k, v in self.program.env.items()}}
+            self.proc = self.host.spawn(self.argv, stdout=out, stderr=err, start_new_session=True, **extra)
         except OSError as exc:
             self.spawn_error = f"{type(exc).__name__}: {exc}"
             self._ended_at = time.monotonic()

@@ -53,7 +53,8 @@ class Program:
     name: str  # for the journal: "stress-ng cpu3"
     argv: Sequence[str] | Callable[[str], Sequence[str]]  # or a function of the scratch directory
     parse: Callable[[Ended], Any] = lambda ended: ended  # the end -> the tool's outcome record
-    progress: Callable[[Sequence[str]], Mapping[str, float] | None] | None = None  # new output lines -> metrics
+    # new lines of stdout (with stderr too when stderr="stdout") -> metrics for the next sample
+    progress: Callable[[Sequence[str]], Mapping[str, float] | None] | None = None
     stderr: str = "separate"  # "separate", "stdout" (merged into stdout) or "discard"
     oom_score_adj: int | None = None  # set on the started program (ours): +500 makes it the OOM killer's pick
     cwd: str | None = None  # where it runs (gpu-burn reads its compare.ptx from there); None: our own directory

@@ -12,7 +12,7 @@ import pytest
 
 from burnin.host import Host
 from burnin.load import (
-    DriveOutcome, Load, Program, ProgramLoad, ThreadLoad, WorkerPool, describe_exit, drive, exit_signal, plan_slices, stop_loads,
+    STOP_GRACE_S, DriveOutcome, grace_for, Load, Program, ProgramLoad, ThreadLoad, WorkerPool, describe_exit, drive, exit_signal, plan_slices, stop_loads,
 )
 from burnin.testing import RecordingContext
 
@@ -291,3 +291,12 @@ def test_every_load_meets_the_protocol():
     program = ProgramLoad(LIVE, Program("x", ["true"]))
     thread = ThreadLoad("t", threading.Thread(target=lambda: None), threading.Event())
     assert all(isinstance(load, Load) for load in (pool, program, thread))
+
+
+def test_the_grace_fits_inside_the_profiles_stop_grace():
+    ctx = RecordingContext("t", LIVE)
+    assert grace_for(ctx) == STOP_GRACE_S
+    ctx.stop_grace_s = 1.0  # the module has 1 s in all to stop: its loads get half of it
+    assert grace_for(ctx) == 0.5
+    ctx.stop_grace_s = 60.0
+    assert grace_for(ctx) == STOP_GRACE_S

@@ -12,7 +12,7 @@ import pytest
 
 from burnin.host import Host
 from burnin.load import (
-    DriveOutcome, Load, Program, ProgramLoad, ThreadLoad, WorkerPool, describe_exit, drive, exit_signal, plan_slices, stop_loads,
+    STOP_GRACE_S, DriveOutcome, grace_for, Load, Program, ProgramLoad, ThreadLoad, WorkerPool, describe_exit, drive, exit_signal, plan_slices, stop_loads,
 )
 from burnin.testing import RecordingContext
 
@@ -180,6 +180,14 @@ def test_drive_stops_at_until_and_samples_the_loads_metrics():
     assert any("steps" in s for s in ctx.samples)
 
 
+def test_a_program_runs_where_it_is_told_with_the_environment_it_is_given(tmp_path):
+    ctx = RecordingContext("t", LIVE, phase="run", seconds=30.0)
+    load = ProgramLoad(LIVE, Program("pwd", ["sh", "-c", 'echo "$(pwd) $GPU"'], cwd=str(tmp_path), env={"GPU": "3"},
+                                     parse=lambda end: end.stdout.split()))
+    assert drive(ctx, [load]).reason == "ended"
+    assert load.outcome == [str(tmp_path), "3"]
+
+
 def test_a_program_that_cannot_start_is_an_outcome_not_a_crash():
     ctx = RecordingContext("t", LIVE, phase="run", seconds=5.0)
     load = ProgramLoad(LIVE, Program("missing", ["/nonexistent/tool", "--go"]))
@@ -283,3 +291,12 @@ def test_every_load_meets_the_protocol():
     program = ProgramLoad(LIVE, Program("x", ["true"]))
     thread = ThreadLoad("t", threading.Thread(target=lambda: None), threading.Event())
     assert all(isinstance(load, Load) for load in (pool, program, thread))
+
+
+def test_the_grace_fits_inside_the_profiles_stop_grace():
+    ctx = RecordingContext("t", LIVE)
+    assert grace_for(ctx) == STOP_GRACE_S
+    ctx.stop_grace_s = 1.0  # the module has 1 s in all to stop: its loads get half of it
+    assert grace_for(ctx) == 0.5
+    ctx.stop_grace_s = 60.0
+    assert grace_for(ctx) == STOP_GRACE_S

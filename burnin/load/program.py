@@ -53,9 +53,12 @@ class Program:
     name: str  # for the journal: "stress-ng cpu3"
     argv: Sequence[str] | Callable[[str], Sequence[str]]  # or a function of the scratch directory
     parse: Callable[[Ended], Any] = lambda ended: ended  # the end -> the tool's outcome record
-    progress: Callable[[Sequence[str]], Mapping[str, float] | None] | None = None  # new output lines -> metrics
+    # new lines of stdout (with stderr too when stderr="stdout") -> metrics for the next sample
+    progress: Callable[[Sequence[str]], Mapping[str, float] | None] | None = None
     stderr: str = "separate"  # "separate", "stdout" (merged into stdout) or "discard"
     oom_score_adj: int | None = None  # set on the started program (ours): +500 makes it the OOM killer's pick
+    cwd: str | None = None  # where it runs (gpu-burn reads its compare.ptx from there); None: our own directory
+    env: Mapping[str, str] | None = None  # added to the inherited environment (CUDA_VISIBLE_DEVICES=3)
 
     def argv_for(self, scratch: str) -> list[str]:
         argv = self.argv(scratch) if callable(self.argv) else self.argv
@@ -100,7 +103,12 @@ class ProgramLoad:
             self._files.append(err)
         self._started = time.monotonic()
         try:
-            self.proc = self.host.spawn(self.argv, stdout=out, stderr=err, start_new_session=True)
+            extra: dict[str, Any] = {}
+            if self.program.cwd is not None:
+                extra["cwd"] = self.program.cwd
+            if self.program.env:
+                extra["env"] = {**os.environ, **{str(k): str(v) for k, v in self.program.env.items()}}
+            self.proc = self.host.spawn(self.argv, stdout=out, stderr=err, start_new_session=True, **extra)
         except OSError as exc:
             self.spawn_error = f"{type(exc).__name__}: {exc}"
             self._ended_at = time.monotonic()

@@ -108,6 +108,7 @@ class ModuleContext:
         cancel: threading.Event | Any,
         inventory: Any = None,
         claims: Any = None,
+        stop_grace_s: float | None = None,
     ):
         self.module = module
         self.host = host
@@ -118,6 +119,8 @@ class ModuleContext:
         # it could not be collected. `claims` is what the listing promised (--expect), or None.
         self.inventory = inventory
         self.claims = claims
+        # The profile's `stop_grace`: how long the phase has, after its deadline or a cancel, before it is killed.
+        self.stop_grace_s = stop_grace_s
 
     # -- time ----------------------------------------------------------------------------------
     def remaining(self) -> float:

@@ -70,7 +70,7 @@ class _PipeContext(ModuleContext):
         self._conn.send((kind, payload))
 
 
-def _module_process(module: Module, conn, cancel, inventory, claims) -> None:
+def _module_process(module: Module, conn, cancel, inventory, claims, stop_grace_s: float) -> None:
     """Body of a module's own process: run the phases the parent asks for, report how each ended."""
     die_with_parent()
     try:
@@ -88,7 +88,8 @@ def _module_process(module: Module, conn, cancel, inventory, claims) -> None:
         if message[0] == "exit":
             return
         _, phase, deadline = message
-        ctx = _PipeContext(conn, module.name, module.host, phase, deadline, cancel, inventory, claims)
+        ctx = _PipeContext(conn, module.name, module.host, phase, deadline, cancel, inventory, claims,
+                           stop_grace_s=stop_grace_s)
         try:
             getattr(module, phase)(ctx)
             outcome = {"phase": phase, "status": "ok"}
@@ -318,7 +319,8 @@ class Runner:
                 continue
             parent_conn, child_conn = self._ctx.Pipe()
             process = self._ctx.Process(target=_module_process,
-                                        args=(module, child_conn, self._cancel, self.inventory, self.claims),
+                                        args=(module, child_conn, self._cancel, self.inventory, self.claims,
+                                              self.profile.stop_grace_s),
                                         name=f"burnin:{name}")
             process.start()
             child_conn.close()

@@ -101,7 +101,7 @@ def test_sysroot_skips_stress_modules_and_judges_the_capture(tmp_path, fake_regi
                                   "--sysroot", str(tmp_path / "capture"))
     assert out["modules"] == {"healthy": "PASS", "stresschild": "SKIP"}
     end = {r["module"]: r for r in read(journal).of_type("module_end")}
-    assert "captured tree" in end["stresschild"]["reason"]
+    assert "captured tree" in end["stresschild"]["reason"] and end["stresschild"]["applicable"] is False
 
 
 def test_only_and_skip_select_modules_and_unknown_names_are_usage_errors(tmp_path, fake_registry, profile):
@@ -146,3 +146,18 @@ def test_module_settings_from_the_profile_reach_the_module(tmp_path, fake_regist
     start = read(journal).first("run_start")
     assert start["profile"]["settings"]["modules_settings"] == {"healthy": {"interval_s": 0.5}}
     assert 1 <= len(read(journal).of_type("sample")) <= 3  # 1 s at one sample per 0.5 s
+
+
+class _SaysItsGrace(Healthy):
+    name = "grace"
+
+    def check(self, ctx):
+        ctx.note("grace", stop_grace_s=ctx.stop_grace_s)
+
+
+def test_the_profile_stop_grace_reaches_each_phase_and_its_loads(tmp_path, fake_registry, profile):
+    fake_registry(_SaysItsGrace)
+    invoke(tmp_path, "check", "--profile", profile('duration = "1s"\nstop_grace = "3s"\n'))
+    [journal] = tmp_path.glob("journal-*.jsonl")
+    [note] = [r for r in read(journal).of_type("note") if r.get("message") == "grace"]
+    assert note["data"]["stop_grace_s"] == 3.0

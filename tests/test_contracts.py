@@ -296,11 +296,19 @@ def codes_in_source(text: str) -> set[str]:
             return literals(node.body) + literals(node.orelse)
         return []
 
-    for node in ast.walk(ast.parse(text)):
+    tree = ast.parse(text)
+    positions = dict(CODE_POSITION)
+    # The module's own helpers that take a `code` argument (e.g. `_f(severity, component, code, ...)`).
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            params = [a.arg for a in node.args.posonlyargs + node.args.args]
+            if "code" in params:
+                positions.setdefault(node.name, params.index("code") - (params[:1] in (["self"], ["cls"])))
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            position = CODE_POSITION.get(name)
+            position = positions.get(name)
             if position is not None and len(node.args) > position:
                 found.update(literals(node.args[position]))
             for keyword in node.keywords:
@@ -318,12 +326,14 @@ ctx.fail(comp, "a-fail", "m")
 ctx.warn(comp, code="a-keyword", message="m")
 Judgement(sev, comp, "a-judgement" if x else "b-judgement", "m")
 Finding("mod", sev, comp, "a-record", "m")
+def _f(severity, component, code, message): ...
+_f(sev, comp, "a-helper", "m")
 code = "an-assigned-code"
 ctx.note("not-a-code", x=1)
 ctx.info(comp, "Not A Code", "m")
 '''
     assert codes_in_source(source) == {"a-finding", "a-fail", "a-keyword", "a-judgement", "b-judgement", "a-record",
-                                       "an-assigned-code"}
+                                       "a-helper", "an-assigned-code"}
 
 
 def test_every_finding_code_is_named_in_the_docstring(module_class):

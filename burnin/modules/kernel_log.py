@@ -46,6 +46,7 @@ from burnin.kernel_log.kmsg import KmsgRecord, parse_record, read_available
 from burnin.kernel_log.parts import describe_part, event_aliases, name_part
 from burnin.model import Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
+from burnin.settings import setting
 from burnin.tools import netns
 
 __all__ = ["CATALOGUE", "KernelLogModule", "KmsgRecord", "classify", "parse_record", "summarize_before_run",
@@ -146,16 +147,21 @@ def read_saved_log(path: Path) -> list[KmsgRecord]:
 
 
 # -- the module ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KernelLogSettings:
+    max_findings_per_code: int = setting(20, "findings per (code, component); the rest are counted into one "
+                                             "summary finding")
+    userspace_lines: bool = setting(False, "also judge lines that userspace wrote into /dev/kmsg (tests inject "
+                                           "lines this way); off, since any root process could forge them")
+
+
 class KernelLogModule(Module):
     name = "kernel-log"
     summary = ("follows the kernel log for hardware errors through a catalogue of driver messages: machine checks, "
                "ECC, PCIe, disk, NVMe, RAID/HBA, NIC, GPU, lockups")
     needs = ("root (to read /dev/kmsg)", "a live host, or a capture with its saved kernel log")
     stress = False
-    settings = {
-        "max_findings_per_code": 20,  # per (code, component); the rest are counted into one summary
-        "userspace_lines": False,  # also judge lines that userspace wrote into /dev/kmsg (tests inject lines)
-    }
+    Settings = KernelLogSettings
 
     state_dir: str | None = None  # where the network module announces its port changes (tests point it elsewhere)
 
@@ -221,7 +227,7 @@ class KernelLogModule(Module):
             yield record
 
     def _judged(self, record: KmsgRecord) -> bool:
-        return record.facility == 0 or bool(self.config["userspace_lines"])
+        return record.facility == 0 or self.settings.userspace_lines
 
     def _grouper_for(self, ctx: ModuleContext) -> EventGrouper:
         if self._grouper is None:
@@ -315,7 +321,7 @@ class KernelLogModule(Module):
         for event in events:
             judged = finding_of(event, self._inventory)
             key = (judged.code, judged.component)
-            if self._emitted[key] < int(self.config["max_findings_per_code"]):
+            if self._emitted[key] < self.settings.max_findings_per_code:
                 self._emitted[key] += 1
                 ctx.finding(judged.severity, judged.component, judged.code, judged.message, dict(judged.evidence))
                 continue
@@ -344,6 +350,6 @@ class KernelLogModule(Module):
             ctx.finding(
                 severity, comp, code,
                 f"{pending['count']} more kernel event(s) of this kind for {comp} were logged and summed up here.",
-                {"suppressed": pending["count"], "limit": int(self.config["max_findings_per_code"]), **pending},
+                {"suppressed": pending["count"], "limit": self.settings.max_findings_per_code, **pending},
             )
         self._suppressed.clear()

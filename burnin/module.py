@@ -45,29 +45,12 @@ class Module:
 
     def __init__(self, host: Host, settings: Mapping[str, Any] | None = None):
         self.host = host
-        legacy = self._legacy_defaults()
-        if legacy is not None:  # a module still declaring `settings = {...}` (older third-party plugins)
-            merged = dict(legacy)
-            merged.update(settings or {})
-            self.config: dict[str, Any] = merged
-        else:
-            self.settings = settings_mod.build(self.Settings, settings)
-            self.config = settings_mod.as_dict(self.settings)
-
-    @classmethod
-    def _legacy_defaults(cls) -> Mapping[str, Any] | None:
-        legacy = getattr(cls, "settings", None)
-        return legacy if isinstance(legacy, Mapping) else None
+        self.settings = settings_mod.build(self.Settings, settings)
 
     @classmethod
     def setting_specs(cls) -> tuple[settings_mod.SettingSpec, ...]:
-        """What a profile may set for this module (from `Settings`, or an older plugin's `settings` dict)."""
-        legacy = cls._legacy_defaults()
-        if legacy is None:
-            return settings_mod.specs(cls.Settings)
-        choices = getattr(cls, "choices", {}) or {}
-        return tuple(settings_mod.SettingSpec(name, settings_mod.legacy_type(default), default, "", "",
-                                              tuple(choices.get(name, ()))) for name, default in legacy.items())
+        """What a profile may set for this module."""
+        return settings_mod.specs(cls.Settings)
 
     def probe(self) -> Probe:
         return Probe.ok()

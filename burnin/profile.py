@@ -168,16 +168,24 @@ def _builtin_path(name: str) -> Path:
     return Path(str(_builtin_dir().joinpath(f"{name}.toml")))
 
 
+def _exists(path: Path) -> bool:
+    """Whether a path names something; a name no file system takes (too long, a NUL byte) names nothing."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve(name_or_path: str) -> Path:
     """A built-in profile name ("seller") or a path to a TOML file."""
     if name_or_path in builtin_names():
         return _builtin_path(name_or_path)
     path = Path(name_or_path)
-    if path.suffix == ".toml" or "/" in name_or_path or path.exists():
-        if not path.exists():
+    if path.suffix == ".toml" or "/" in name_or_path or _exists(path):
+        if not _exists(path):
             raise UsageError(f"profile file not found: {name_or_path}")
         return path
-    raise UsageError(f"unknown profile {name_or_path!r} (built-in: {', '.join(builtin_names())}; or give a .toml path)")
+    raise UsageError(f"unknown profile {name_or_path[:200]!r} (built-in: {', '.join(builtin_names())}; or give a .toml path)")
 
 
 def load(name_or_path: str, module_specs: Mapping[str, Sequence[SettingSpec]]) -> Profile:
@@ -209,8 +217,8 @@ def _load_chain(path: Path, seen: tuple[Path, ...]) -> tuple[dict[str, Any], lis
         parent_path = _builtin_path(parent_name)
     else:
         parent_path = (path.parent / parent_name)
-        if not parent_path.exists():
-            raise UsageError(f"extends {parent_name!r}: no such built-in profile or file", file=str(path),
+        if not _exists(parent_path):
+            raise UsageError(f"extends {parent_name[:200]!r}: no such built-in profile or file", file=str(path),
                              line=tomlfile.key_line(text, "extends"), key="extends")
     base, sources = _load_chain(parent_path, seen + (real,))
     return _merge(base, data), sources + [(str(path), text, data)]

@@ -129,12 +129,6 @@ def _convert(value: Any, annotation: Any) -> Any:
         return value if isinstance(value, int) and abs(value) <= 2 ** 63 else _BAD
     if annotation is str:
         return value if isinstance(value, str) else _BAD
-    if origin is list:  # older plugins' list settings stay lists
-        if not isinstance(value, list):
-            return _BAD
-        (item_type,) = typing.get_args(annotation) or (Any,)
-        items = [_convert(v, item_type) for v in value]
-        return _BAD if any(i is _BAD for i in items) else items
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             return _BAD
@@ -156,8 +150,6 @@ def type_name(annotation: Any) -> str:
     if annotation in names:
         return names[annotation]
     origin = typing.get_origin(annotation)
-    if origin is list:
-        return f"list of {type_name((typing.get_args(annotation) or (Any,))[0])}"
     if origin is tuple:
         args = typing.get_args(annotation)
         if len(args) == 2 and args[1] is Ellipsis:
@@ -178,9 +170,3 @@ def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
-
-def legacy_type(default: Any) -> Any:
-    """The type an older plugin's `settings = {...}` default implies (lists hold the first item's type)."""
-    if isinstance(default, (list, tuple)):
-        return list[type(default[0])] if default else list[Any]
-    return type(default)

@@ -18,6 +18,11 @@ class HealthySettings:
     level: str = setting("warn", "severity of nothing at all", choices=("warn", "fail"))
 
 
+@dataclass(frozen=True)
+class PidfileSettings:
+    pidfile: str = setting("", "where the module writes its pid and its child's")
+
+
 class Healthy(Module):
     name = "healthy"
     summary = "always fine"
@@ -88,12 +93,12 @@ class StressWithChild(Module):
     name = "stresschild"
     summary = "starts `sleep` and loops"
     stress = True
-    settings = {"pidfile": ""}
+    Settings = PidfileSettings
 
     def run(self, ctx):
         child = ctx.host.spawn(["sleep", "600"])
-        if self.config["pidfile"]:
-            with open(self.config["pidfile"], "w") as f:
+        if self.settings.pidfile:
+            with open(self.settings.pidfile, "w") as f:
                 f.write(f"{os.getpid()} {child.pid}\n")
         ctx.warn("fake:stress", "started", "stress tool started", {"pid": child.pid})
         while not ctx.wait(0.2):

@@ -365,9 +365,8 @@ def test_settings_round_trip_through_a_profile(module_class, tmp_path, monkeypat
     loaded = profiles.load(str(path), {module_class.name: specs})
     assert loaded.settings_for(module_class.name) == {k: v for k, v in written.items()}
     module = module_class(Host(tmp_path), loaded.settings_for(module_class.name))
-    if module_class._legacy_defaults() is None:
-        assert module.settings == module_class.Settings()
-        assert settings_mod.as_dict(module.settings) == {s.name: s.default for s in specs}
+    assert module.settings == module_class.Settings()
+    assert settings_mod.as_dict(module.settings) == {s.name: s.default for s in specs}
     for spec in specs:
         if spec.choices:
             assert spec.default in spec.choices, spec.name

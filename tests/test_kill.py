@@ -19,13 +19,19 @@ from plugin_site import install_plugin
 
 PLUGIN = '''
     import os
+    from dataclasses import dataclass
     from burnin.module import Module
+    from burnin.settings import setting
+
+    @dataclass(frozen=True)
+    class LoaderSettings:
+        pidfile: str = setting("", "where the pids go")
 
     class Loader(Module):
         name = "loader"
         summary = "starts a tool and a worker process, then loads"
         stress = True
-        settings = {"pidfile": ""}
+        Settings = LoaderSettings
 
         def run(self, ctx):
             import multiprocessing
@@ -35,7 +41,7 @@ PLUGIN = '''
             worker = multiprocessing.get_context("fork").Process(target=_spin)
             worker.start()
             ctx.warn("fan:ipmi/FAN3", "fan-slow", "FAN3 spins slower than its neighbours", {"rpm": 2400})
-            with open(self.config["pidfile"], "w") as f:
+            with open(self.settings.pidfile, "w") as f:
                 f.write(f"{os.getpid()} {tool.pid} {worker.pid}")
             while not ctx.wait(0.2):
                 ctx.sample({"busy": 1.0})

@@ -71,6 +71,8 @@ def test_extends_a_builtin_profile_by_name(tmp_path):
     ('modules = ["healthy", "ghost"]\n', 1, "modules", "unknown module 'ghost'"),
     ('duration = "30m"\nname = [\n', 2, None, "not valid TOML"),
     ('duration = "30m"\nname = = 3\nx = 1\n', 2, None, "not valid TOML"),
+    # found by the fuzz suite: a name longer than any file system takes raised ENAMETOOLONG
+    ('extends = "' + "9" * 400 + '"\n', 1, "extends", "no such built-in profile or file"),
 ])
 def test_malformed_profile_names_file_line_and_key(tmp_path, text, line, key, words):
     path = tmp_path / "bad.toml"

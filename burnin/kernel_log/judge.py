@@ -107,7 +107,9 @@ class Event:
 
     @property
     def judged_subsystems(self) -> set[str]:
-        return {ln.match.entry.subsystem for ln in self.judged}
+        """Layers whose report body was judged here; a report's judged first line (`opens`) does not count, so
+        the body that follows it joins it."""
+        return {ln.match.entry.subsystem for ln in self.judged if not ln.match.entry.opens}
 
     @property
     def worst(self) -> Line | None:

@@ -14,12 +14,22 @@ P = r"(?:(?P<pci>" + PCI + r"): )?(?:AER: )?"
 QCOM = "https://github.com/qualcomm-linux/kernel/issues/323"
 
 TABLE = (
-    row("pcie-aer", DETAIL,
-        r"AER: (?:Multiple )?(?:Corrected|Correctable|Uncorrected|Uncorrectable) \(?(?:Non-Fatal|Fatal)?\)? ?error"
-        r"(?: message)? received(?: from)?:? ?(?:id=)?(?P<src>" + PCI + ")",
-        "pcie:{src}",
+    # The report's first line already says its severity: judged by it, so that a report whose detail lines the
+    # kernel could not read (or a log that kept only the first line) is still a finding.
+    row("pcie-aer-correctable", WARN,
+        r"AER: (?:Multiple )?Correct(?:ed|able) error(?: message)? received(?: from)?:? ?(?:id=)?(?P<src>" + PCI + ")",
+        "pcie:{src}", "A PCIe link reported a corrected error.",
         examples=(("pcieport 0000:00:1c.5: AER: Corrected error received: 0000:00:1c.5",
                    "https://github.com/pop-os/pop/issues/751"),), keys=("pci:{src}",), opens=True),
+    row("pcie-aer-uncorrectable", FAIL,
+        r"AER: (?:Multiple )?Uncorrect(?:ed|able) \(?(?P<sev>Non-Fatal|Fatal)?\)? ?error(?: message)? received"
+        r"(?: from)?:? ?(?:id=)?(?P<src>" + PCI + ")",
+        "pcie:{src}", "A PCIe link reported an uncorrectable error ({sev}).",
+        examples=(("pcieport 0000:00:01.0: AER: Uncorrected (Non-Fatal) error message received from 0000:01:00.0",
+                   "format: drivers/pci/pcie/aer.c (aer_isr_one_error, 6.x)"),
+                  ("pcieport 0000:00:03.0: AER: Multiple Uncorrected (Fatal) error received: 0000:04:00.0",
+                   "format: drivers/pci/pcie/aer.c (aer_isr_one_error, 4.x-5.x)")),
+        keys=("pci:{src}",), opens=True),
     row("pcie-aer-correctable", WARN, P + r"PCIe Bus Error: severity=Correct(?:ed|able)",
         ("pcie:{pci}", "pcie"), "A PCIe link reported a corrected error.",
         (("pcieport 0000:00:1c.5: AER: PCIe Bus Error: severity=Corrected, type=Physical Layer, (Receiver ID)",

@@ -67,6 +67,18 @@ TABLE = (
         "Btrfs counted errors on /dev/{disk} (write {wr}, read {rd}, flush {flush}, corrupt {corrupt}).",
         (("BTRFS error (device sda1): bdev /dev/sda1 errs: wr 0, rd 1, flush 0, corrupt 0, gen 0",
           "format: fs/btrfs/volumes.c"),)),
+    # A filesystem's own report of a failed read or write: the block layer's line (FAIL) usually comes with it;
+    # alone, it may also be corruption the disk did not cause, so it warns.
+    row("fs-io-error", WARN, r"XFS \((?P<dev>(?P<disk>nvme\d+n\d+|[a-z]+)(?:p?\d+)?|[^)]+)\): (?:metadata I/O error|"
+        r"writeback error|log I/O error|metadata I/O error in)", ("disk:/dev/{disk}", "filesystem:{dev}"),
+        "The XFS filesystem on {dev} could not read or write its data (I/O error).",
+        (("XFS (sdb1): metadata I/O error in \"xfs_trans_read_buf_map\" at daddr 0x2 len 1 error 5",
+          "format: fs/xfs/xfs_buf.c (xfs_buf_ioerror_alert)"),)),
+    row("fs-error", WARN, r"EXT4-fs error \(device (?P<dev>(?P<disk>nvme\d+n\d+|[a-z]+)(?:p?\d+)?|[^)]+)\)",
+        ("disk:/dev/{disk}", "filesystem:{dev}"),
+        "The ext4 filesystem on {dev} found an error (a disk returning bad data, or corruption).",
+        (("EXT4-fs error (device sda1): ext4_find_entry:1455: inode #2: comm ls: reading directory lblock 0",
+          "format: fs/ext4/super.c (__ext4_error)"),)),
     row("disk-vanished", FAIL, r"(?P<disk>nvme\d+n\d+|sd[a-z]+): detected capacity change from \d+ to 0\b",
         "disk:/dev/{disk}", "Disk /dev/{disk} shrank to nothing (the device went away).",
         (("nvme2n1: detected capacity change from 800166076416 to 0", "https://github.com/linux-nvme/nvme-cli/issues/151"),

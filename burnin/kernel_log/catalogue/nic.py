@@ -51,7 +51,8 @@ TABLE = (
          ("tg3 0000:02:00.0 eth0: transmit timed out, resetting", "format: drivers/net/ethernet/broadcom/tg3.c"),
          ("ixgbe 0000:01:00.0 eth0: tx hang 1 detected on queue 11, resetting adapter",
           "format: drivers/net/ethernet/intel/ixgbe/ixgbe_main.c")), keys=KEYS),
-    row("nic-firmware-fault", FAIL, DRVP + r"(?:.*MC assert|begin crash dump|Firmware fatal reset|firmware fatal|"
+    # mlx5_core_err() prints the function, line and pid first: "poll_health:739:(pid 0): Fatal error 1 detected".
+    row("nic-firmware-fault", FAIL, DRVP + r"(?:\w+:\d+:\(pid \d+\): )?(?:.*MC assert|begin crash dump|Firmware fatal reset|firmware fatal|"
         r"device's health compromised|Internal error detected|health poll failed|FW Fatal|firmware error detected|"
         r"Hardware Error|Fatal error|MFW seems hanged|PF reset failed|Reset adapter failed|"
         r"fatal error detected|firmware (?:crash|hang)|EMP reset|Firmware recovery mode detected)", PART,
@@ -59,7 +60,9 @@ TABLE = (
         (("mlx5_core 0000:3b:00.0: device's health compromised - reached miss count",
           "format: drivers/net/ethernet/mellanox/mlx5/core/health.c"),
          ("bnxt_en 0000:3b:00.0 eth2: Firmware fatal reset event received",
-          "format: drivers/net/ethernet/broadcom/bnxt/bnxt.c")), keys=KEYS),
+          "format: drivers/net/ethernet/broadcom/bnxt/bnxt.c"),
+         ("mlx5_core 0000:5e:00.0: poll_health:739:(pid 0): Fatal error 1 detected",
+          "format: drivers/net/ethernet/mellanox/mlx5/core/health.c (mlx5_core_err)")), keys=KEYS),
     row("nic-firmware-fault", FAIL, r"bnx2x: \[(?:bnx2x_attn_int_deasserted\d|bnx2x_panic_dump|bnx2x_mc_assert|"
         r"bnx2x_timer)[^\]]*\((?P<iface>[^)]+)\)\](?:MC assert|begin crash dump|MFW seems hanged|.*assert)",
         "nic:{iface}", "Network port {iface} (bnx2x) reported a firmware assert or crash.",

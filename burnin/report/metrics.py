@@ -97,7 +97,7 @@ def title_with_unit(name: str) -> str:
 
 
 def format_number(value: float) -> str:
-    """Few digits, none misleading: 183, 41.5, 2.35, 0.012; thousands grouped: 2,400."""
+    """Few digits, none misleading: 183, 41.5, 2.35, 0.0105; thousands grouped: 2,400."""
     if not math.isfinite(value):
         return str(value)
     size = abs(value)
@@ -107,9 +107,9 @@ def format_number(value: float) -> str:
         return f"{value:.0f}"
     if size >= 10:
         return f"{value:.1f}".rstrip("0").rstrip(".")
-    if size >= 0.01:
+    if size >= 1:
         return f"{value:.2f}".rstrip("0").rstrip(".")
-    return f"{value:.2g}"
+    return f"{value:.3g}"
 
 
 def _combine(how: str, values: list[float]) -> float:

@@ -284,7 +284,7 @@ def test_uefi_usb_boot_reports_the_unfinished_run_of_an_earlier_boot_as_fail(ima
     lines = journal.splitlines(keepends=True)
     cut = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "module_start") + 1
     earlier = "".join(lines[:cut])
-    stopped = time.strftime("%H:%M:%S", time.gmtime(json.loads(lines[cut - 1])["t"]))
+    stopped = time.strftime("%H:%M:%S UTC", time.gmtime(json.loads(lines[cut - 1])["t"]))
     old = "OLDBOX-7_20200102T030405Z"
 
     result = boot("uefi-usb", image, "uefi", bus="usb",

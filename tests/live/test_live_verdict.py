@@ -118,3 +118,32 @@ def test_report_json_of_a_real_journal_feeds_the_verdict_screen(tmp_path):
     assert summary["journal"] == live.JOURNAL_NAME, "the journal named as the run folder holds it"
     box = "\n".join(live.verdict_screen(summary["verdict"], summary, "x", "m", T0))
     assert "FAIL fan:nct6779/fan2: fan2 stopped." in box
+
+
+def test_the_initrd_addition_is_a_newc_archive_of_the_progress_script(tmp_path):
+    # scripts/build-live-image appends this archive to the base's initrd; the kernel reads the "newc" format.
+    import gzip
+
+    root = Path(__file__).resolve().parents[2] / "scripts/live"
+    out = subprocess.run([sys.executable, str(root / "initrd-append"), str(root / "initrd")], capture_output=True,
+                         check=True).stdout
+    data = gzip.decompress(out)
+    entries, at = [], 0
+    while True:
+        header = data[at:at + 110]
+        assert header[:6] == b"070701"
+        fields = [int(header[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = fields[1], fields[6], fields[11]
+        name = data[at + 110:at + 110 + namesize - 1].decode()
+        at += 110 + namesize
+        at += -at % 4
+        body = data[at:at + size]
+        at += size + (-size % 4)
+        if name == "TRAILER!!!":
+            break
+        entries.append((name, mode, body))
+    assert [(n, oct(m)) for n, m, _ in entries] == [("lib/live/boot/9996-burnin-toram-progress", "0o100755")]
+    script = tmp_path / "progress.sh"
+    script.write_bytes(entries[0][2])
+    assert subprocess.run(["sh", "-n", str(script)]).returncode == 0
+    assert b"copying the system into RAM... %3d %%" in entries[0][2]

@@ -58,9 +58,10 @@ def save_terminal(name: str, ansi_text: str, width: int) -> Path:
 
     folder = artefact_dir()
     (folder / f"{name}.txt").write_text(ansi_text)
-    console = Console(record=True, width=width, force_terminal=True, color_system="truecolor", file=open(os.devnull, "w"))
-    for line in ansi_text.rstrip("\n").split("\n"):
-        console.print(Text.from_ansi(line), no_wrap=True, overflow="crop")
+    console = Console(record=True, width=width, force_terminal=True, color_system="truecolor",
+                      file=open(os.devnull, "w"))
+    # One piece: tmux writes a colour once where it starts, and it holds over the following lines.
+    console.print(Text.from_ansi(ansi_text.rstrip("\n")), no_wrap=True, overflow="crop")
     svg = folder / f"{name}.svg"
     console.save_svg(str(svg), title=name)
     return svg

@@ -96,7 +96,7 @@ def _run_in_tmux(tmp_path, width, height, term):
     site = install_plugin(tmp_path / "site", "hot_plugin", PLUGIN,
                           {"hot": "hot_plugin:Hot", "storage-links-long": "hot_plugin:Reader"})
     profile = tmp_path / "p.toml"
-    profile.write_text('duration = "6s"\nmodules = ["hot", "storage-links-long"]\n')
+    profile.write_text('duration = "10s"\nmodules = ["hot", "storage-links-long"]\n')
     command = (f"cd {tmp_path} && PYTHONPATH={site} {sys.executable} -m burnin run "
                f"--profile {profile} --journal {tmp_path}/j.jsonl; echo EXIT=$?; sleep 120")
     return Tmux(command, width, height, term)
@@ -108,7 +108,7 @@ def test_a_run_in_a_real_terminal_ends_with_the_verdict_box_on_the_last_screen(t
     tmux = _run_in_tmux(tmp_path, width, height, term)
     name = f"terminal-{width}x{height}-{term}"
     try:
-        during = tmux.wait_for(lambda s: "watching" in s and "reading" in s, 30)
+        during = tmux.wait_for(lambda s: "watching" in s and "reading" in s and "hottest" in s, 30)
         save_terminal(f"{name}-during", tmux.screen(colours=True), width)
         lines = during.rstrip("\n").splitlines()
         assert "burnin run - profile p" in during

@@ -144,3 +144,7 @@ def test_the_inventory_leaves_the_live_stick_out_of_the_server_disks(tmp_path):
     assert [d.name for d in inventory.disks] == ["sda"]
     assert [d.name for d in inventory.boot_media] == ["sdb"]
     assert any("/dev/sdb (QEMU USB HARDDRIVE) is the stick this live system booted from" in n for n in inventory.notes)
+    from burnin.report.inventory_text import inventory_text
+
+    text = inventory_text(inventory)
+    assert "Disks    1" in text and "sdb" in text and "BOOT STICK, not tested" in text

@@ -329,6 +329,8 @@ def test_bios_boot_runs_the_ci_profile_unattended_and_leaves_journal_and_report_
     fat, folder, records = check_results(bios_boot)
     assert bios_boot.screen is not None and bios_boot.screen.exists(), "a screendump of the final screen"
     print(f"the stick's final screen: {bios_boot.screen}")
+    # A quiet boot: the copy into RAM (the default menu entry, toram) says how far it is, then burnin starts.
+    assert "copying the system into RAM... done" in bios_boot.log
     assert "firmware BIOS" in bios_boot.log
     # The live medium was found by its label: live-boot mounted nothing else.
     assert "Secure Boot on" not in bios_boot.log

@@ -297,7 +297,8 @@ def check_results(result: Boot) -> tuple[Fat, str, list[dict]]:
     assert f"burnin-live: verdict {run_end['verdict']}" in result.log
     # The verdict screen, on the serial console as on the screen: the box, the verdict in words, the top finding.
     log = result.log
-    box = log[log.rindex("+=====", 0, log.index(f"burnin-live: verdict {run_end['verdict']}")) - 2000:]
+    marker = log.index(f"burnin-live: verdict {run_end['verdict']}")
+    box = log[max(0, log.rindex("+=====", 0, marker) - 2600):marker]
     assert "| PASS" in box or "| FAIL" in box, box
     shown = [r for r in records if r["type"] == "finding" and r["severity"] in ("fail", "warn")]
     if shown:

@@ -137,6 +137,10 @@ class Boot:
     exit_code: int | None = None
     screen: Path | None = None  # the screen while the verdict is held (QMP screendump, PNG)
 
+    @property
+    def log(self) -> str:
+        return self.serial_log.read_text(errors="replace")
+
 
 def screendump(run_dir: Path, name: str) -> Path | None:
     """The guest's screen as a PNG through QEMU's QMP socket, kept as a test artefact; None when QEMU cannot."""
@@ -163,10 +167,6 @@ def screendump(run_dir: Path, name: str) -> Path | None:
         print(f"screendump failed: {exc}")
         return None
     return target if target.exists() else None
-
-    @property
-    def log(self) -> str:
-        return self.serial_log.read_text(errors="replace")
 
 
 MARKS = {  # what the serial log says, and when it first said it

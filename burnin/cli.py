@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 
 import click
@@ -199,8 +200,8 @@ def _reporter(plain: bool):
     """The live dashboard on a terminal; plain timestamped lines otherwise (serial log, CI, a pipe)."""
     from burnin.report.plain import PlainReporter
 
-    if plain or not sys.stderr.isatty():
-        return PlainReporter()
+    if plain or not sys.stderr.isatty() or os.environ.get("TERM", "") in ("", "dumb"):
+        return PlainReporter()  # a dumb terminal cannot redraw a dashboard
     from burnin.report.dashboard import DashboardReporter
 
     return DashboardReporter()

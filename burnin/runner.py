@@ -59,6 +59,7 @@ class RunInfo:
     journal: str
     host: dict[str, Any]
     modules: tuple[str, ...]
+    stress: tuple[str, ...] = ()  # the modules that load the machine (the others watch it)
 
 
 class _PipeContext(ModuleContext):
@@ -247,7 +248,9 @@ class Runner:
             not_selected=sorted(set(self.classes) - set(self.selected)),
         )
         self.reporter.run_started(RunInfo(run_id, self.mode, self.profile, str(self.journal.path), identity,
-                                          tuple(self.selected)))
+                                          tuple(self.selected),
+                                          tuple(n for n in self.selected
+                                                if getattr(self.classes.get(n), "stress", False))))
         previous = self._install_signals()
         if self.host.live:
             _set_oom_score_adj(-900)

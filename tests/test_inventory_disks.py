@@ -97,3 +97,54 @@ def test_transport_is_read_from_the_device_path():
     assert transport_of("sda", sata, "ATA", None) == "SATA"
     assert transport_of("sda", raid, "DELL", None) == "SCSI"  # a RAID controller's logical disk
     assert transport_of("nvme1n1", "/sys/devices/virtual/nvme-fabrics/ctl/nvme1/nvme1n1", None, "tcp") == "NVMe/tcp"
+
+
+def _live_stick_tree(tmp_path, mounts: str, by_label: dict[str, str]):
+    """A server disk sda and the live stick sdb (partitions sdb1: the image, sdb2: the BURNIN results partition),
+    as the live image under QEMU shows them (scripts/build-live-image, tests/live)."""
+    block = tmp_path / "sys/block"
+    for path in ("sda/holders", "sdb/sdb1/holders", "sdb/sdb2/holders", "sdb/holders"):
+        (block / path).mkdir(parents=True)
+    for part in ("sdb1", "sdb2"):
+        (block / "sdb" / part / "partition").write_text("1\n")
+    for name, model in (("sda", "QEMU HARDDISK"), ("sdb", "QEMU USB HARDDRIVE")):
+        (block / name / "device").mkdir()
+        (block / name / "device/model").write_text(model + "\n")
+        (block / name / "removable").write_text("0\n")
+    (tmp_path / "proc/self").mkdir(parents=True)
+    (tmp_path / "proc/self/mounts").write_text(mounts)
+    labels = tmp_path / "dev/disk/by-label"
+    labels.mkdir(parents=True)
+    for label, device in by_label.items():
+        (tmp_path / "dev" / device).touch()
+        (labels / label).symlink_to(f"../../{device}")
+    return Host(tmp_path)
+
+
+def test_the_live_stick_is_known_by_its_label_even_when_nothing_of_it_is_mounted(tmp_path):
+    # toram: the image was copied into RAM and its medium unmounted; no results partition.
+    host = _live_stick_tree(tmp_path, "tmpfs / tmpfs rw 0 0\n", {"BURNIN_LIVE": "sdb1"})
+    disks, _ = _by_name(host)
+    assert disks["sdb"].boot_medium == "label BURNIN_LIVE on sdb1" and disks["sdb"].system
+    assert disks["sda"].boot_medium is None and not disks["sda"].system
+
+
+def test_the_live_stick_is_known_by_the_live_systems_mount_of_its_results_partition(tmp_path):
+    host = _live_stick_tree(tmp_path, "tmpfs / tmpfs rw 0 0\n/dev/sdb2 /run/burnin/stick vfat rw 0 0\n", {})
+    disks, _ = _by_name(host)
+    assert disks["sdb"].boot_medium == "mounted by the live system at /run/burnin/stick"
+
+
+def test_the_inventory_leaves_the_live_stick_out_of_the_server_disks(tmp_path):
+    from burnin.inventory import collect
+
+    host = _live_stick_tree(tmp_path, "/dev/sdb1 /run/live/medium iso9660 ro 0 0\n",
+                            {"BURNIN_LIVE": "sdb1", "BURNIN": "sdb2"})
+    inventory = collect(host)
+    assert [d.name for d in inventory.disks] == ["sda"]
+    assert [d.name for d in inventory.boot_media] == ["sdb"]
+    assert any("/dev/sdb (QEMU USB HARDDRIVE) is the stick this live system booted from" in n for n in inventory.notes)
+    from burnin.report.inventory_text import inventory_text
+
+    text = inventory_text(inventory)
+    assert "Disks    1" in text and "sdb" in text and "BOOT STICK, not tested" in text

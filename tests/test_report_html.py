@@ -159,7 +159,7 @@ def test_metrics_are_charted_by_unit_prefix_well_known_first(tmp_path):
     contents = journal.read(path)
     text = html.render_html(summarize(contents), contents)
     titles = re.findall(r"<figcaption>([^<]+)</figcaption>", text)
-    assert titles == ["Temperatures (°C)", "CPU busy (%)", "other", "zeta_units"]
+    assert titles == ["Temperatures (°C)", "CPU busy (%)", "plain", "zeta units"]
 
 
 def test_many_cpus_are_drawn_as_one_envelope_that_keeps_the_busiest(tmp_path):

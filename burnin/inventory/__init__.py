@@ -14,7 +14,7 @@ from typing import Any
 from burnin.host import Host
 from burnin.inventory._record import Record
 from burnin.inventory.cpu import CpuInfo, collect_cpu, cpu_from_smbios
-from burnin.inventory.disks import Disk, collect_disks
+from burnin.inventory.disks import Disk, collect_disks, split_boot_media
 from burnin.inventory.dmidecode import parse_dmidecode_text
 from burnin.inventory.memory import MemoryInfo, collect_memory, memory_from_smbios
 from burnin.inventory.nics import Nic, collect_nics
@@ -39,6 +39,7 @@ class Inventory(Record):
     nics: tuple[Nic, ...]
     pcie: PcieInfo
     notes: tuple[str, ...]  # what could not be read, and why
+    boot_media: tuple[Disk, ...] = ()  # the live stick this system booted from: not among `disks`
 
     def to_record(self) -> dict[str, Any]:
         """The journal's inventory record."""
@@ -73,11 +74,13 @@ def collect(
         notes.append("no memory devices (SMBIOS type 17) in the SMBIOS tables")
     disks, more = collect_disks(host, include_virtual)
     notes.extend(more)
+    disks, boot_media, more = split_boot_media(disks)
+    notes.extend(more)
     nics, more = collect_nics(host, include_virtual)
     notes.extend(more)
     pcie, more = collect_pcie(host, smbios.slots if smbios else ())
     notes.extend(more)
-    return Inventory("host", system, cpu, memory, tuple(disks), tuple(nics), pcie, tuple(notes))
+    return Inventory("host", system, cpu, memory, tuple(disks), tuple(nics), pcie, tuple(notes), tuple(boot_media))
 
 
 def _from_dump(smbios: Smbios) -> Inventory:

@@ -3,6 +3,11 @@ device tree, and whether they are in use: mounted (directly, through a partition
 holding the running system. Partitions present mean a previous owner's data may still be there.
 
 loop, ram, zram, device-mapper, md, nbd and optical devices are left out unless asked for.
+
+The stick burnin's live image booted from is never a server disk: it is known by its volume labels (BURNIN_LIVE on
+the image, BURNIN on its results partition: scripts/build-live-image) and by the live system's own mounts of it
+(/run/live/medium, /run/burnin/stick), never by its name (sda on one server is the stick, on the next a data disk).
+`split_boot_media` takes it out of the disks every module judges, scans and charts.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ VIRTUAL_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "nbd", "sr", "fd", "zd",
 SYSTEM_MOUNTS = frozenset({"/", "/boot", "/boot/efi", "/usr", "/var", "[swap]", "/run/live/medium",
                            "/lib/live/mount/medium", "/run/initramfs/live", "/cdrom",
                            "/run/burnin/stick"})  # burnin's live image: the stick it booted from (BURNIN partition)
+BOOT_MEDIUM_LABELS = ("BURNIN_LIVE", "BURNIN")  # the live image's volume id and its results partition's label
+BOOT_MEDIUM_MOUNTS = frozenset({"/run/live/medium", "/lib/live/mount/medium", "/run/initramfs/live", "/cdrom",
+                                "/run/burnin/stick"})
+BY_LABEL = "/dev/disk/by-label"
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class Disk(Record):
     holders: tuple[str, ...]  # dm/md devices built on it or its partitions
     mountpoints: tuple[str, ...]
     system: bool  # holds the running system (/, /boot, swap, the live medium)
+    boot_medium: str | None = None  # why this is the stick the live system booted from ("label BURNIN_LIVE"), or None
 
     @property
     def partitioned(self) -> bool:
@@ -146,7 +156,29 @@ def _device_of_mountpoint(host: Host, mountpoint: str) -> str | None:
     return real.rsplit("/", 1)[1] if real else None
 
 
-def read_disk(host: Host, name: str, mounts: dict[str, list[str]]) -> Disk:
+def labelled_devices(host: Host, labels: tuple[str, ...] = BOOT_MEDIUM_LABELS) -> dict[str, str]:
+    """Block device name -> volume label, for the given labels, from udev's /dev/disk/by-label links."""
+    found = {}
+    for label in labels:
+        if host.exists(f"{BY_LABEL}/{label}"):
+            found[host.realpath(f"{BY_LABEL}/{label}").rsplit("/", 1)[-1]] = label
+    return found
+
+
+def boot_medium_reason(name: str, partitions: tuple[str, ...], mountpoints: tuple[str, ...],
+                       labels: dict[str, str]) -> str | None:
+    """Why the disk `name` is the live system's boot stick (a label on it or a partition, or a live mount), or
+    None."""
+    for member in (name, *partitions):
+        if member in labels:
+            return f"label {labels[member]} on {member}"
+    live = [m for m in mountpoints if m in BOOT_MEDIUM_MOUNTS]
+    return f"mounted by the live system at {', '.join(live)}" if live else None
+
+
+def read_disk(host: Host, name: str, mounts: dict[str, list[str]], labels: dict[str, str] | None = None) -> Disk:
+    """One disk; `labels`: the boot medium's labelled devices (read here when not given)."""
+    labels = labelled_devices(host) if labels is None else labels
     base = f"{BLOCK}/{name}"
     real = host.realpath(base)
     device = f"{base}/device"
@@ -161,6 +193,7 @@ def read_disk(host: Host, name: str, mounts: dict[str, list[str]]) -> Disk:
     mountpoints: list[str] = []
     for member in [name, *partitions, *holders]:
         mountpoints.extend(m for m in mounts.get(member, []) if m not in mountpoints)
+    boot = boot_medium_reason(name, tuple(partitions), tuple(mountpoints), labels)
     serial = (_text(host, f"{device}/serial") or _text(host, f"{base}/serial")
               or parse_vpd_serial(host.read_bytes(f"{device}/vpd_pg80")))
     return Disk(
@@ -180,7 +213,8 @@ def read_disk(host: Host, name: str, mounts: dict[str, list[str]]) -> Disk:
         partitions=tuple(partitions),
         holders=tuple(holders),
         mountpoints=tuple(mountpoints),
-        system=any(m in SYSTEM_MOUNTS for m in mountpoints),
+        system=any(m in SYSTEM_MOUNTS for m in mountpoints) or boot is not None,
+        boot_medium=boot,
     )
 
 
@@ -198,4 +232,14 @@ def collect_disks(host: Host, include_virtual: bool = False) -> tuple[list[Disk]
     mounts = mounted_devices(host)
     if not host.exists("/proc/self/mounts"):
         notes.append("mount points not known: /proc/self/mounts absent, so no disk is known to be in use")
-    return [read_disk(host, n, mounts) for n in names], notes
+    labels = labelled_devices(host)
+    return [read_disk(host, n, mounts, labels) for n in names], notes
+
+
+def split_boot_media(disks: list[Disk]) -> tuple[list[Disk], list[Disk], list[str]]:
+    """The server's disks, the live system's boot stick(s), and a note naming each stick and how it was known."""
+    media = [d for d in disks if d.boot_medium]
+    notes = [f"{d.dev_path} ({' '.join(filter(None, (d.vendor, d.model))) or 'no model'}) is the stick this live "
+             f"system booted from ({d.boot_medium}): not a server disk, so not judged, scanned or charted"
+             for d in media]
+    return [d for d in disks if not d.boot_medium], media, notes

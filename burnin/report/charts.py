@@ -1,7 +1,8 @@
 """Charts over time from a journal's `sample` records, as inline SVG: no script, no font, no network.
 
-Metrics are grouped by the unit prefix of their name (`temp_c:`, `fan_rpm:`, `freq_mhz:`, `busy_pct:`, any
-other prefix too); each group is one chart with one line per metric. A long run is decimated to a few hundred
+Metrics are grouped by the prefix of their name (`temp_c:`, `fan_rpm:`, `read_mbps:`, any other prefix too);
+each group is one chart with one line per metric, titled in words with its unit from the metric catalogue
+(burnin.report.metrics), over clock time (UTC), with a marker at each finding's time. A long run is decimated to a few hundred
 buckets per series, and each bucket keeps its minimum and maximum, drawn as a band around the mean line, so a
 one-second peak in a 24-hour run is still on the chart (and in the legend's max column).
 """
@@ -11,22 +12,18 @@ from __future__ import annotations
 import gc
 import math
 import operator
+import time
 from dataclasses import dataclass
 from html import escape
 from typing import Any, Callable, Iterable, Sequence
 
 from burnin.journal import JournalContents
+from burnin.report import metrics
 
 MAX_POINTS = 600  # per series: ~1 point per 2 px on a wide screen
 TOTAL_POINTS = 24_000  # across all lines drawn, so a big machine's report stays small
 MAX_LINES = 16  # a chart with more series draws their envelope (min, mean, max across them) instead
 
-GROUP_TITLES = {
-    "temp_c": ("Temperatures", "°C"),
-    "fan_rpm": ("Fan speeds", "RPM"),
-    "freq_mhz": ("CPU clocks", "MHz"),
-    "busy_pct": ("CPU busy", "%"),
-}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
 DASHES = ("", "6 3", "2 3", "8 3 2 3")
@@ -73,7 +70,8 @@ class Limit:
 
 
 def unit_of(metric: str) -> str:
-    return metric.split(":", 1)[0] if ":" in metric else ""
+    """The prefix that says what a metric is ("temp_c"); a bare name ("ecc_ce_total") is its own."""
+    return metrics.prefix_of(metric)
 
 
 def collect_series(records: Iterable[dict[str, Any]]) -> list[Series]:
@@ -215,17 +213,17 @@ def _decimate(times: Sequence[float], values: Sequence[float], max_points: int) 
 
 
 def group_series(series: Sequence[Series]) -> list[tuple[str, list[Series]]]:
-    """Series by unit prefix: the well-known units first (temperatures, fans, clocks, busy), then the rest."""
+    """Series by metric prefix: the catalogue's well-known metrics first (temperatures, fans, CPU), then the rest."""
     groups: dict[str, list[Series]] = {}
     for s in series:
         groups.setdefault(s.unit, []).append(s)
-    known = [u for u in GROUP_TITLES if u in groups]
-    return [(u, groups[u]) for u in known + sorted(u for u in groups if u not in GROUP_TITLES)]
+    return [(u, groups[u]) for u in metrics.sorted_prefixes(groups)]
 
 
 def group_title(unit: str) -> tuple[str, str]:
-    """("Temperatures", "°C") for a known unit; the prefix itself otherwise."""
-    return GROUP_TITLES.get(unit, (unit or "other", ""))
+    """("Temperatures", "°C"): the metric catalogue's title and unit; an unknown prefix in words."""
+    m = metrics.metric(unit)
+    return m.title, m.unit
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -246,6 +244,18 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
+def tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Labels with as many decimals as the step needs, so that no two ticks read the same (0.01, 0.0125, ...)."""
+    if len(ticks) < 2:
+        return [format_value(t) for t in ticks]
+    step = min(abs(b - a) for a, b in zip(ticks, ticks[1:])) or 1.0
+    for decimals in range(0, 10):
+        labels = [f"{t:,.{decimals}f}" for t in ticks]
+        if len(set(labels)) == len(labels) and abs(round(step, decimals) - step) < step * 1e-6:
+            return ["0" if set(label) <= set("-0.,") else label for label in labels]
+    return [f"{t:g}" for t in ticks]
+
+
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
                172800, 604800)
 
@@ -253,6 +263,23 @@ _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10
 def time_ticks(span_s: float, count: int = 6) -> list[float]:
     step = next((s for s in _TIME_STEPS if span_s / s <= count), _TIME_STEPS[-1])
     return [i * step for i in range(int(span_s // step) + 1)]
+
+
+def clock_ticks(t0: float, t1: float, count: int = 6) -> list[tuple[float, str]]:
+    """Ticks at round clock times (UTC) between t0 and t1, with their labels: 14:05, 14:10 (14:05:30 when the
+    step is under a minute, then fewer of them: they are wider; the date when the step is days)."""
+    span = max(t1 - t0, 1e-9)
+    step = next((s for s in _TIME_STEPS if span / s <= count), _TIME_STEPS[-1])
+    if step < 60:
+        step = next((s for s in _TIME_STEPS if span / s <= 4), step)
+    fmt = "%H:%M:%S" if step < 60 else "%H:%M" if step < 86400 else "%m-%d"
+    first = math.ceil(t0 / step) * step
+    ticks = []
+    t = first
+    while t <= t1 + 1e-6 and len(ticks) <= count + 1:
+        ticks.append((t, time.strftime(fmt, time.gmtime(t))))
+        t += step
+    return ticks
 
 
 def elapsed_label(seconds: float) -> str:
@@ -268,73 +295,117 @@ def elapsed_label(seconds: float) -> str:
 
 
 def format_value(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:.0f}"
-    if abs(value) >= 100:
-        return f"{value:.1f}".rstrip("0").rstrip(".")
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    return metrics.format_number(value)
 
 
 def colour(index: int) -> tuple[str, str]:
     return PALETTE[index % len(PALETTE)], DASHES[(index // len(PALETTE)) % len(DASHES)]
 
 
+def segments(times: Sequence[float]) -> list[tuple[int, int]]:
+    """Index ranges [start, end) of the runs of samples without a gap: a pause longer than three usual steps
+    (the journal had no samples: the module was stopped, the machine hung) is left open, never bridged."""
+    if len(times) < 3:
+        return [(0, len(times))] if times else []
+    steps = sorted(b - a for a, b in zip(times, times[1:]))
+    usual = steps[len(steps) // 2]
+    limit = max(usual * 3, 1e-9)
+    out, start = [], 0
+    for i in range(1, len(times)):
+        if times[i] - times[i - 1] > limit:
+            out.append((start, i))
+            start = i
+    out.append((start, len(times)))
+    return out
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A finding's time on the charts: a vertical line with its severity and words."""
+
+    t: float
+    severity: str  # "fail" or "warn"
+    label: str
+
+
 def svg_chart(unit: str, series: Sequence[tuple[str, Decimated]], t0: float, t1: float,
-              limits: Sequence[Limit] = ()) -> str:
-    """One chart: axes with ticks and labels, a min-max band and a mean line per series, limit lines.
+              limits: Sequence[Limit] = (), markers: Sequence[Marker] = ()) -> str:
+    """One chart: its title and unit from the metric catalogue, a clock (UTC) time axis, a min-max band and a
+    mean line per series (broken where samples are missing), limit lines, and a marker at each finding's time.
 
     `series` pairs a label with its decimated data; the legend is drawn by the caller (HTML wraps better on
-    a phone than SVG text). Coordinates are rounded to 0.1 unit to keep the file small.
+    a phone than SVG text). Coordinates are rounded to 0.1 unit to keep the file small. A counter, or any metric
+    that is never negative, gets no axis below zero.
     """
     title, unit_label = group_title(unit)
+    kind = metrics.metric(unit).kind
     limits = [lim for lim in limits if lim.unit == unit]
     low = min([d.minimum for _, d in series] + [lim.value for lim in limits])
     high = max([d.maximum for _, d in series] + [lim.value for lim in limits])
+    never_negative = kind == "counter" or low >= 0
     if high - low < 1e-9:
-        low, high = low - 1, high + 1
+        pad = max(1.0, abs(high) * 0.1)
+        low, high = low - pad, high + pad
+    if never_negative:
+        low = max(0.0, low)
     ticks = nice_ticks(low, high)
+    if never_negative:
+        ticks = [t for t in ticks if t >= 0] or [0.0]
     low, high = min(low, ticks[0]), max(high, ticks[-1])
+    labels = tick_labels(ticks)
+    left = max(LEFT, 30 + 9 * max(map(len, labels)))  # room for the widest tick label beside the unit
     span = max(t1 - t0, 1e-9)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = WIDTH - left - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(t: float) -> str:
-        return f"{LEFT + (t - t0) / span * plot_w:.1f}"
+        return f"{left + (t - t0) / span * plot_w:.1f}"
 
     def y(v: float) -> str:
         return f"{TOP + (high - v) / (high - low) * plot_h:.1f}"
 
     out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'aria-label="{escape(title)} over time" xmlns="http://www.w3.org/2000/svg">',
-           f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" class="plot"/>']
-    for tick in ticks:
-        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick)}" y2="{y(tick)}" class="grid"/>'
-                   f'<text x="{LEFT - 6}" y="{y(tick)}" class="ytick">{escape(format_value(tick))}</text>')
-    for tick in time_ticks(span):
-        out.append(f'<line x1="{x(t0 + tick)}" x2="{x(t0 + tick)}" y1="{TOP}" y2="{TOP + plot_h}" class="grid"/>'
-                   f'<text x="{x(t0 + tick)}" y="{TOP + plot_h + 18}" class="xtick">{elapsed_label(tick)}</text>')
-    out.append(f'<text x="{LEFT + plot_w / 2:.0f}" y="{HEIGHT - 4}" class="axis">time since start</text>')
+           f'aria-label="{escape(title)}{f" ({escape(unit_label)})" if unit_label else ""} over time" '
+           f'xmlns="http://www.w3.org/2000/svg">',
+           f'<rect x="{left}" y="{TOP}" width="{plot_w}" height="{plot_h}" class="plot"/>']
+    for tick, label in zip(ticks, labels):
+        out.append(f'<line x1="{left}" x2="{WIDTH - RIGHT}" y1="{y(tick)}" y2="{y(tick)}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y(tick)}" class="ytick">{escape(label)}</text>')
+    for tick, label in clock_ticks(t0, t1):
+        edge = " end" if float(x(tick)) > WIDTH - RIGHT - 24 else ""  # the last label stays inside the chart
+        out.append(f'<line x1="{x(tick)}" x2="{x(tick)}" y1="{TOP}" y2="{TOP + plot_h}" class="grid"/>'
+                   f'<text x="{x(tick)}" y="{TOP + plot_h + 18}" class="xtick{edge}">{label}</text>')
+    out.append(f'<text x="{left + plot_w / 2:.0f}" y="{HEIGHT - 4}" class="axis">time (UTC)</text>')
     out.append(f'<text x="14" y="{TOP + plot_h / 2:.0f}" class="axis" '
-               f'transform="rotate(-90 14 {TOP + plot_h / 2:.0f})">{escape(unit_label or unit)}</text>')
+               f'transform="rotate(-90 14 {TOP + plot_h / 2:.0f})">{escape(unit_label or title)}</text>')
     for index, (label, data) in enumerate(series):
         stroke, dash = colour(index)
         xs = [x(t) for t in data.times]
-        if data.lows != data.highs:
-            band = " ".join(f"{px},{y(v)}" for px, v in zip(xs, data.highs))
-            band += " " + " ".join(f"{px},{y(v)}" for px, v in zip(reversed(xs), reversed(data.lows)))
-            out.append(f'<polygon class="band" fill="{stroke}" stroke="{stroke}" points="{band}"><title>{escape(label)} '
-                       f'min-max</title></polygon>')
-        if len(xs) == 1:  # a line needs two points: a dot shows a lone sample
-            out.append(f'<circle cx="{xs[0]}" cy="{y(data.means[0])}" r="3" fill="{stroke}">'
-                       f'<title>{escape(label)}</title></circle>')
-            continue
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        points = " ".join(f"{px},{y(v)}" for px, v in zip(xs, data.means))
-        out.append(f'<polyline class="line" stroke="{stroke}"{dash_attr} points="{points}">'
-                   f'<title>{escape(label)}</title></polyline>')
+        for start, end in segments(data.times):
+            part = slice(start, end)
+            if data.lows[part] != data.highs[part]:
+                band = " ".join(f"{px},{y(v)}" for px, v in zip(xs[part], data.highs[part]))
+                band += " " + " ".join(f"{px},{y(v)}" for px, v in zip(reversed(xs[part]),
+                                                                       reversed(data.lows[part])))
+                out.append(f'<polygon class="band" fill="{stroke}" stroke="{stroke}" points="{band}"><title>'
+                           f'{escape(label)} min-max</title></polygon>')
+            if end - start == 1:  # a line needs two points: a dot shows a lone sample
+                out.append(f'<circle cx="{xs[start]}" cy="{y(data.means[start])}" r="3" fill="{stroke}">'
+                           f'<title>{escape(label)}</title></circle>')
+                continue
+            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+            points = " ".join(f"{px},{y(v)}" for px, v in zip(xs[part], data.means[part]))
+            out.append(f'<polyline class="line" stroke="{stroke}"{dash_attr} points="{points}">'
+                       f'<title>{escape(label)}</title></polyline>')
     for lim in limits:
-        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(lim.value)}" y2="{y(lim.value)}" '
+        out.append(f'<line x1="{left}" x2="{WIDTH - RIGHT}" y1="{y(lim.value)}" y2="{y(lim.value)}" '
                    f'class="limit {escape(lim.kind)}"/><text x="{WIDTH - RIGHT - 4}" y="{float(y(lim.value)) - 4:.1f}" '
                    f'class="limitlabel {escape(lim.kind)}">{escape(lim.label)}</text>')
+    for marker in markers:
+        if t0 - 1e-6 <= marker.t <= t1 + 1e-6:
+            out.append(f'<line x1="{x(marker.t)}" x2="{x(marker.t)}" y1="{TOP}" y2="{TOP + plot_h}" '
+                       f'class="marker {escape(marker.severity)}"><title>{escape(marker.label)}</title></line>'
+                       f'<path d="M{x(marker.t)},{TOP} l-5,-9 h10 z" class="marker {escape(marker.severity)}">'
+                       f'<title>{escape(marker.label)}</title></path>')
     out.append("</svg>")
     return "".join(out)
 

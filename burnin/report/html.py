@@ -22,7 +22,7 @@ from burnin.journal import JournalContents
 from burnin.files import write_atomically
 from burnin.model import Finding, Severity, Verdict
 from burnin.modules.thermal import LIMIT_MAX_C  # what thermal takes for a real limit, not an unset register
-from burnin.report import charts
+from burnin.report import charts, metrics
 from burnin.report.charts import Limit
 from burnin.report.text import headline
 from burnin.verdict import RunSummary
@@ -30,6 +30,11 @@ from burnin.verdict import RunSummary
 _SEVERITY_ORDER = {Severity.FAIL: 0, Severity.WARN: 1, Severity.INFO: 2}
 _MAX_NOTES = 200  # notes can be many (a module's traceback per phase); the journal keeps them all
 _FOLD_ROWS = 16  # longer inventory lists (a 256-thread CPU topology) start folded
+# PCI IDs are hexadecimal everywhere (lspci, pci.ids, datasheets): 0x8086, never 32902. Value: digits.
+_HEX_KEYS = {"vendor_id": 4, "device_id": 4, "subsystem_vendor_id": 4, "subsystem_device_id": 4, "class_code": 6}
+_ID_NAMES = {"vendor_id": "vendor_name", "device_id": "device_name", "class_code": "class_name"}
+_TOP_FAILS = 3  # failing components named in the banner
+_MAX_MARKERS = 40  # finding markers per chart
 
 CSS = """
 :root { --pass: #1a7f37; --warn: #9a6700; --fail: #cf222e; --error: #8250df; --skip: #6e7781;
@@ -68,7 +73,7 @@ figcaption { font-weight: 600; margin-bottom: 4px; }
 svg.chart { width: 100%; height: auto; display: block; font: 16px system-ui, sans-serif; }
 svg .plot { fill: #fff; stroke: var(--line); } svg .grid { stroke: #eaeef2; stroke-width: 1; }
 svg .ytick { text-anchor: end; dominant-baseline: middle; fill: var(--muted); }
-svg .xtick, svg .axis { text-anchor: middle; fill: var(--muted); }
+svg .xtick, svg .axis { text-anchor: middle; fill: var(--muted); } svg .xtick.end { text-anchor: end; }
 svg .line { fill: none; stroke-width: 1.5; stroke-linejoin: round; vector-effect: non-scaling-stroke; }
 svg .band { fill-opacity: .15; stroke-opacity: .45; stroke-width: 1; vector-effect: non-scaling-stroke; }
 svg .limit { stroke-width: 1.5; stroke-dasharray: 6 4; vector-effect: non-scaling-stroke; }
@@ -76,8 +81,20 @@ svg .limit.crit { stroke: var(--fail); } svg .limit.max { stroke: var(--warn); }
 svg .limitlabel { text-anchor: end; font-size: 14px; } svg .limitlabel.crit { fill: var(--fail); }
 svg .limitlabel.max { fill: var(--warn); }
 .legend td { padding: 1px 6px; } .swatch { width: 24px; height: 6px; vertical-align: middle; margin-right: 4px; }
+svg .marker { stroke-width: 1.5; vector-effect: non-scaling-stroke; } svg line.marker { stroke-dasharray: 2 3; }
+svg .marker.fail { stroke: var(--fail); fill: var(--fail); } svg .marker.warn { stroke: var(--warn); fill: var(--warn); }
+.banner ul { margin: .4rem 0 0; padding-left: 1.2rem; } .banner .top li { margin: .1rem 0; }
+.when { color: var(--muted); font-size: .85rem; font-variant-numeric: tabular-nums; margin-right: .3rem; }
 footer { margin: 2rem 0 1rem; color: var(--muted); font-size: .8rem; }
 @media (max-width: 600px) { body { font-size: 14px; } main { padding: 8px; } .kv th { width: auto; } }
+@media print {
+  body { font-size: 10pt; } main { max-width: none; padding: 0; }
+  .banner, .badge, svg .marker, svg .band { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  .charts { display: block; } .scroll { overflow: visible; }
+  figure { break-inside: avoid; page-break-inside: avoid; margin: 0 0 10pt; }
+  svg.chart { max-height: 8cm; } .component, .finding, tr { break-inside: avoid; page-break-inside: avoid; }
+  h2, h3 { break-after: avoid; page-break-after: avoid; } details > summary { color: var(--fg); }
+}
 """
 
 
@@ -90,11 +107,21 @@ def _text(value: Any, key: Any = "") -> str:
         return "yes" if value else "no"
     if isinstance(value, int) and str(key).endswith("_bytes") and value >= 10**6:
         return f"{value / 1e9:,.1f} GB = {value / 2**30:,.1f} GiB"
+    if isinstance(value, int) and not isinstance(value, bool) and key in _HEX_KEYS:
+        return f"0x{value:0{_HEX_KEYS[key]}x}"
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
         return escape(", ".join(map(str, value))) if value else '<span class="muted">none</span>'
     if isinstance(value, (dict, list)):
         return escape(json.dumps(value, ensure_ascii=False, default=str))
     return escape(str(value))
+
+
+def _clock(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%H:%M:%S")
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _when(t: Any) -> str:
@@ -123,9 +150,20 @@ def rows_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A list of records as one table, the columns the union of their keys (robust to missing ones)."""
     columns = list(dict.fromkeys(k for row in rows if isinstance(row, Mapping) for k in row))
     head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_text(row.get(c), c) if c in row else ''}</td>" for c in columns) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{_cell(row, c)}</td>" for c in columns) + "</tr>"
                    for row in rows if isinstance(row, Mapping))
     return f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>'
+
+
+def _cell(row: Mapping[str, Any], column: str) -> str:
+    """A table cell; a PCI ID in hex with its name from the same row ("0x8086 Intel Corporation")."""
+    if column not in row:
+        return ""
+    text = _text(row.get(column), column)
+    name = row.get(_ID_NAMES.get(column, ""))
+    if column in _HEX_KEYS and isinstance(row.get(column), int) and isinstance(name, str) and name:
+        text += f' <span class="muted">{escape(name)}</span>'
+    return text
 
 
 def _section_body(value: Any) -> str:
@@ -161,6 +199,11 @@ def banner(summary: RunSummary) -> str:
         lines.append(f"<p>The run was interrupted ({escape(summary.interrupted)}) before it finished.</p>")
     if summary.reason and summary.verdict is not Verdict.PASS:
         lines.append(f"<p>Why: {escape(summary.reason)}</p>")
+    fails = [f for f in summary.findings if f.severity is Severity.FAIL]
+    if fails:
+        items = "".join(f"<li><b>{escape(f.component)}</b>: {escape(f.message)}</li>" for f in fails[:_TOP_FAILS])
+        more = f"<li>and {len(fails) - _TOP_FAILS} more, below</li>" if len(fails) > _TOP_FAILS else ""
+        lines.append(f'<ul class="top">{items}{more}</ul>')
     if summary.untested:
         items = "".join(f"<li>{escape(u.area)}: {escape(u.reason or u.verdict)}</li>" for u in summary.untested)
         lines.append(f'<div class="untested"><p>NOT tested:</p><ul>{items}</ul></div>')
@@ -230,37 +273,44 @@ def modules_section(summary: RunSummary) -> str:
             f"<th>reason</th></tr>{rows}</table></div></section>")
 
 
-def _finding(finding: Finding, open_evidence: bool) -> str:
+def _finding(finding: Finding, open_evidence: bool, t: float | None = None, start_t: float | None = None) -> str:
     severity = finding.severity.value
+    when = ""
+    if t is not None:
+        since = f", {_duration(t - start_t)} into the run" if start_t is not None and t >= start_t else ""
+        when = f'<time class="when" datetime="{_iso(t)}">{_clock(t)} UTC{since}</time> '
     evidence = ""
     if finding.evidence:
         flat = all(not isinstance(v, (dict, list)) for v in finding.evidence.values())
         body = kv_table(finding.evidence, raw=True) if flat else (
             "<pre>" + escape(json.dumps(dict(finding.evidence), indent=1, ensure_ascii=False, default=str)) + "</pre>")
         evidence = f"<details{' open' if open_evidence else ''}><summary>evidence</summary>{body}</details>"
-    return (f'<div class="finding"><span class="badge s-{severity}">{severity.upper()}</span> '
+    return (f'<div class="finding">{when}<span class="badge s-{severity}">{severity.upper()}</span> '
             f'<span class="code">{escape(finding.code)}</span> <span class="muted">({escape(finding.module)})</span>'
             f"<p>{escape(finding.message)}</p>{evidence}</div>")
 
 
-def findings_section(findings: Sequence[Finding]) -> str:
-    by_component: dict[str, list[Finding]] = {}
-    for finding in findings:
+def findings_section(findings: Sequence[Finding], times: Sequence[float | None] = (),
+                     start_t: float | None = None) -> str:
+    """Failures and warnings by component (the worst first), each with its time; information folded."""
+    timed = list(zip(findings, list(times) + [None] * (len(findings) - len(times))))
+    by_component: dict[str, list[tuple[Finding, float | None]]] = {}
+    for finding, t in timed:
         if finding.severity is not Severity.INFO:
-            by_component.setdefault(finding.component, []).append(finding)
-    infos = [f for f in findings if f.severity is Severity.INFO]
+            by_component.setdefault(finding.component, []).append((finding, t))
+    infos = [(f, t) for f, t in timed if f.severity is Severity.INFO]
     parts = ['<section id="findings"><h2>Findings by component</h2>']
     if not by_component:
         parts.append("<p>No failures and no warnings.</p>")
-    ranked = sorted(by_component.items(), key=lambda kv: min(_SEVERITY_ORDER[f.severity] for f in kv[1]))
+    ranked = sorted(by_component.items(), key=lambda kv: min(_SEVERITY_ORDER[f.severity] for f, _ in kv[1]))
     for component, own in ranked:
-        own.sort(key=lambda f: _SEVERITY_ORDER[f.severity])
+        own.sort(key=lambda pair: _SEVERITY_ORDER[pair[0].severity])
         parts.append(f'<div class="component"><h3>{escape(component)}</h3>' +
-                     "".join(_finding(f, open_evidence=f.severity is Severity.FAIL) for f in own) + "</div>")
+                     "".join(_finding(f, f.severity is Severity.FAIL, t, start_t) for f, t in own) + "</div>")
     if infos:
         parts.append(f"<details><summary>Information ({len(infos)})</summary>" +
-                     "".join(f'<div class="component"><h3>{escape(f.component)}</h3>{_finding(f, False)}</div>'
-                             for f in infos) + "</details>")
+                     "".join(f'<div class="component"><h3>{escape(f.component)}</h3>{_finding(f, False, t, start_t)}'
+                             "</div>" for f, t in infos) + "</details>")
     parts.append("</section>")
     return "".join(parts)
 
@@ -302,7 +352,30 @@ def temperature_limits(findings: Iterable[Finding]) -> list[Limit]:
     return crit + high
 
 
-def charts_section(contents: JournalContents, start_t: float, end_t: float, limits: Sequence[Limit]) -> str:
+def finding_markers(findings: Sequence[Finding], times: Sequence[float | None]) -> list[tuple[str, charts.Marker]]:
+    """(module, marker) for every failure and warning with a time."""
+    out = []
+    for finding, t in zip(findings, times):
+        if finding.severity is Severity.INFO or not isinstance(t, (int, float)):
+            continue
+        out.append((finding.module, charts.Marker(float(t), finding.severity.value,
+                                                  f"{_clock(t)} UTC {finding.severity.value.upper()} "
+                                                  f"{finding.component}: {finding.message}")))
+    return out
+
+
+def _single_values(unit: str, drawn: Sequence[tuple[str, charts.Decimated]]) -> str:
+    """A metric sampled once is a number, not a chart of one dot."""
+    m = metrics.metric(unit)
+    items = "".join(f"<tr><td>{escape(label)}</td><td class=\"num\">{escape(m.with_unit(data.last))}</td></tr>"
+                    for label, data in drawn)
+    return (f'<figure class="single"><figcaption>{escape(metrics.title_with_unit(unit))}</figcaption>'
+            f'<p class="muted">Sampled once, so shown as a number:</p><div class="scroll"><table class="legend">'
+            f"{items}</table></div></figure>")
+
+
+def charts_section(contents: JournalContents, start_t: float, end_t: float, limits: Sequence[Limit],
+                   markers: Sequence[tuple[str, charts.Marker]] = ()) -> str:
     series = charts.journal_series(contents)
     if not series:
         return '<section id="charts"><h2>Charts</h2><p>No samples were recorded.</p></section>'
@@ -311,23 +384,29 @@ def charts_section(contents: JournalContents, start_t: float, end_t: float, limi
     points = charts.points_per_series(lines)
     duplicated = {name for name, count in Counter(s.metric for s in series).items() if count > 1}
     notes: set[str] = set()
-    figures = [_figure(unit, group, points, duplicated, start_t, end_t, limits, notes) for unit, group in groups]
-    return (f'<section id="charts"><h2>Charts</h2><p class="muted">Time runs from the start of the run. '
-            f'{" ".join(sorted(notes))}</p><div class="charts">{"".join(figures)}</div></section>'
-            + detail_section(contents, series, limits))
+    figures = [_figure(unit, group, points, duplicated, start_t, end_t, limits, notes, markers)
+               for unit, group in groups]
+    if markers:
+        notes.add("A red (failure) or amber (warning) marker stands at each finding's time.")
+    return (f'<section id="charts"><h2>Charts</h2><p class="muted">Times are UTC. A gap in a line is a time with no '
+            f'samples. {" ".join(sorted(notes))}</p><div class="charts">{"".join(figures)}</div></section>'
+            + detail_section(contents, series, limits, markers))
 
 
 def _figure(unit: str, group: Sequence[charts.Series], points: int, duplicated: set[str], start_t: float,
-            end_t: float, limits: Sequence[Limit], notes: set[str], caption: str = "") -> str:
+            end_t: float, limits: Sequence[Limit], notes: set[str],
+            markers: Sequence[tuple[str, charts.Marker]] = (), caption: str = "") -> str:
     """One chart of a group of series of one unit, with its legend ("" when none has a number to draw)."""
     drawn = []
     for s in group:
         data = charts.decimate(s.times, s.values, points)
         if data is not None:
-            label = s.metric.split(":", 1)[1] if ":" in s.metric else s.metric
+            label = metrics.series_of(s.metric) or metrics.metric(s.metric).title
             drawn.append((f"{s.module}/{label}" if s.metric in duplicated else label, data))
     if not drawn:
         return ""
+    if all(d.count < 2 for _, d in drawn):
+        return _single_values(unit, drawn)
     if any(d.count > len(d.times) for _, d in drawn):
         notes.add("Long series are shown as buckets: the line is each bucket's mean, the shaded band its min to "
                   "max, so short peaks stay visible.")
@@ -338,19 +417,21 @@ def _figure(unit: str, group: Sequence[charts.Series], points: int, duplicated: 
                   "lowest to the highest of them, the line their mean; the table lists each one.")
     times = [t for _, d in drawn for t in (d.times[0], d.times[-1])]
     t0, t1 = min([start_t] + times), max([end_t] + times)
-    title, unit_label = charts.group_title(unit)
-    svg = charts.svg_chart(unit, lines_drawn, t0, t1, limits)
+    modules = {s.module for s in group}
+    own = [m for module, m in markers if (module in modules or m.severity == "fail") and t0 <= m.t <= t1]
+    svg = charts.svg_chart(unit, lines_drawn, t0, t1, limits, own[:_MAX_MARKERS])
     table = legend(drawn, swatches=lines_drawn is drawn)
     if len(drawn) > charts.MAX_LINES:
         table = f"<details><summary>each of the {len(drawn)} series</summary>{table}</details>"
-    return (f"<figure><figcaption>{escape(caption)}{escape(title)}{f' ({escape(unit_label)})' if unit_label else ''}"
-            f"</figcaption>{svg}{table}</figure>")
+    return (f"<figure><figcaption>{escape(caption)}{escape(metrics.title_with_unit(unit))}</figcaption>{svg}{table}"
+            "</figure>")
 
 
 DETAIL_FINDINGS = 6  # findings (failures first) whose minutes get charts of their own
 
 
-def detail_section(contents: JournalContents, series: Sequence[charts.Series], limits: Sequence[Limit]) -> str:
+def detail_section(contents: JournalContents, series: Sequence[charts.Series], limits: Sequence[Limit],
+                   markers: Sequence[tuple[str, charts.Marker]] = ()) -> str:
     """Per-second charts of the finding's module for the minutes around each failure and warning, for a journal
     whose long run was folded to fit its budget (burnin.sampling keeps those minutes raw); "" for any other."""
     from burnin.sampling import DETAIL_S
@@ -375,12 +456,13 @@ def detail_section(contents: JournalContents, series: Sequence[charts.Series], l
                 window.append(charts.Series(s.module, s.metric, s.times[first:last], s.values[first:last]))
         caption = f"{record.get('severity', '').upper()} {record.get('component', '')} at {_when(t)}: "
         for unit, group in charts.group_series(window):
-            figures.append(_figure(unit, group, int(2 * DETAIL_S) + 1, set(), t0, t1, limits, set(), caption))
+            figures.append(_figure(unit, group, int(2 * DETAIL_S) + 1, set(), t0, t1, limits, set(), markers,
+                                   caption))
     if not any(figures):
         return ""
     return (f'<section id="detail"><h2>Around the findings</h2><p class="muted">Each second of the '
-            f'{DETAIL_S / 60:g} minutes before and after each failure and warning, for its module. Time runs from '
-            f'{DETAIL_S / 60:g} minutes before the finding.</p><div class="charts">{"".join(figures)}</div></section>')
+            f'{DETAIL_S / 60:g} minutes before and after each failure and warning, for its module (times UTC).</p>'
+            f'<div class="charts">{"".join(figures)}</div></section>')
 
 
 def legend(drawn: Sequence[tuple[str, charts.Decimated]], swatches: bool = True) -> str:
@@ -392,9 +474,9 @@ def legend(drawn: Sequence[tuple[str, charts.Decimated]], swatches: bool = True)
         swatch = (f'<svg class="swatch" viewBox="0 0 24 6" aria-hidden="true"><line x1="0" y1="3" x2="24" y2="3" '
                   f'stroke="{stroke}" stroke-width="3"{dash_attr}/></svg>') if swatches else ""
         rows.append(f'<tr><td>{swatch}{escape(label)}</td>'
-                    f'<td class="num">{charts.format_value(data.minimum)}</td>'
-                    f'<td class="num">{charts.format_value(data.maximum)}</td>'
-                    f'<td class="num">{charts.format_value(data.last)}</td></tr>')
+                    f'<td class="num">{metrics.format_number(data.minimum)}</td>'
+                    f'<td class="num">{metrics.format_number(data.maximum)}</td>'
+                    f'<td class="num">{metrics.format_number(data.last)}</td></tr>')
     return ('<div class="scroll"><table class="legend"><tr><th>series</th><th>min</th><th>max</th><th>last</th></tr>'
             + "".join(rows) + "</table></div>")
 
@@ -414,13 +496,16 @@ def render_html(summary: RunSummary, contents: JournalContents, limits: Sequence
               f" ({len(contents.records)} records).")
     if summary.torn_tail:
         footer += " The journal's last line was cut short (the writer stopped mid-line); it was ignored."
+    times = [r.get("t") if isinstance(r.get("t"), (int, float)) else None for r in contents.of_type("finding")]
+    if len(times) != len(summary.findings):
+        times = []
     body = "".join([
         banner(summary),
+        findings_section(summary.findings, times, start_t or None),
         machine_section(summary),
         modules_section(summary),
-        findings_section(summary.findings),
         inventory_section(contents.first("inventory")),
-        charts_section(contents, start_t, end_t, limits),
+        charts_section(contents, start_t, end_t, limits, finding_markers(summary.findings, times)),
         notes_section(contents.of_type("note")),
     ])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

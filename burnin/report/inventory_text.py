@@ -46,6 +46,9 @@ def inventory_text(inv, checks: Sequence[Any] = (), findings: Sequence[Finding] 
         state = "SYSTEM" if disk.system else "mounted" if disk.mountpoints else ""
         lines.append(f"  {disk.name:<8} {_gb(disk.size_bytes):>8} {disk.transport or '?':<6} "
                      f"{_join(disk.model, 'S/N ' + disk.serial if disk.serial else '')} {state}"[:79])
+    for disk in getattr(inv, "boot_media", ()):
+        lines.append(f"  {disk.name:<8} {_gb(disk.size_bytes):>8} {disk.transport or '?':<6} "
+                     f"{_join(disk.model, '')} BOOT STICK, not tested"[:79])
     lines.append(f"NICs     {len(inv.nics)}")
     for nic in inv.nics:
         speed = f"{nic.speed_mbps} Mb/s" if nic.speed_mbps and nic.speed_mbps > 0 else "speed ?"

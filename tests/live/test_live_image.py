@@ -35,6 +35,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from screens import artefact_dir  # noqa: E402
+
 pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,10 +135,38 @@ class Boot:
     wall_s: float
     marks: dict[str, float] = field(default_factory=dict)
     exit_code: int | None = None
+    screen: Path | None = None  # the screen while the verdict is held (QMP screendump, PNG)
 
     @property
     def log(self) -> str:
         return self.serial_log.read_text(errors="replace")
+
+
+def screendump(run_dir: Path, name: str) -> Path | None:
+    """The guest's screen as a PNG through QEMU's QMP socket, kept as a test artefact; None when QEMU cannot."""
+    import socket
+
+    target = artefact_dir() / f"live-{name}-final-screen.png"
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(str(run_dir / "qmp.sock"))
+            stream = sock.makefile("rw")
+            stream.readline()  # the greeting
+            for command in ({"execute": "qmp_capabilities"},
+                            {"execute": "screendump", "arguments": {"filename": str(target), "format": "png"}}):
+                stream.write(json.dumps(command) + "\n")
+                stream.flush()
+                reply = json.loads(stream.readline())
+                while "event" in reply:
+                    reply = json.loads(stream.readline())
+                if "error" in reply:
+                    print(f"screendump: {reply['error']}")
+                    return None
+    except (OSError, ValueError) as exc:
+        print(f"screendump failed: {exc}")
+        return None
+    return target if target.exists() else None
 
 
 MARKS = {  # what the serial log says, and when it first said it
@@ -148,7 +179,8 @@ MARKS = {  # what the serial log says, and when it first said it
 
 def qemu_base(run_dir: Path) -> list[str]:
     return ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "3072", "-smp", "2",
-            "-display", "none", "-monitor", "none", "-no-reboot", "-serial", f"file:{run_dir / 'serial.log'}",
+            "-display", "none", "-monitor", "none", "-qmp", f"unix:{run_dir / 'qmp.sock'},server=on,wait=off",
+            "-no-reboot", "-serial", f"file:{run_dir / 'serial.log'}",
             "-smbios", f"type=1,manufacturer=burnin,product=live-test,serial={SERIAL}"]
 
 
@@ -160,7 +192,7 @@ def boot(name: str, img: Path, firmware: str, bus: str = "virtio", prepare=None)
     stick = run_dir / "stick.img"
     subprocess.run(["cp", "--sparse=always", str(img), str(stick)], check=True)
     fat = Fat(stick)
-    fat.put(b'set timeout=1\nset extra_args="burnin.profile=ci burnin.poweroff=1"\n'
+    fat.put(b'set timeout=1\nset extra_args="burnin.profile=ci burnin.poweroff=1 burnin.hold=8"\n'
             b'set burnin_args="--duration 20s"\n', "/boot-args.cfg")
     if prepare is not None:
         prepare(fat)
@@ -209,6 +241,9 @@ def run_qemu(name: str, args: list[str], run_dir: Path, stick: Path | None) -> B
                 for mark, needle in MARKS.items():
                     if mark not in result.marks and needle in text:
                         result.marks[mark] = round(elapsed, 1)
+                if result.screen is None and "verdict" in result.marks and "Powering off in" in text:
+                    time.sleep(1)  # the screen is drawn before the serial console's countdown
+                    result.screen = screendump(run_dir, name) or Path("/nonexistent")
                 time.sleep(0.5)
         finally:
             if proc.poll() is None:
@@ -260,6 +295,29 @@ def check_results(result: Boot) -> tuple[Fat, str, list[dict]]:
         assert SERIAL.encode() in tar.extractfile(dmi).read()
     assert fat.get(f"/runs/{folder}/dmesg.txt")
     assert f"burnin-live: verdict {run_end['verdict']}" in result.log
+    # The verdict screen, on the serial console as on the screen: the box, the verdict in words, the top finding.
+    log = result.log
+    marker = log.index(f"burnin-live: verdict {run_end['verdict']}")
+    box = log[max(0, log.rindex("+=====", 0, marker) - 2600):marker]
+    assert "| PASS" in box or "| FAIL" in box, box
+    shown = [r for r in records if r["type"] == "finding" and r["severity"] in ("fail", "warn")]
+    if shown:
+        assert f"{shown[0]['severity'].upper()} {shown[0]['component']}" in box
+    assert "Powering off in" in log, "the verdict is held before the unattended power-off"
+    # Paths relative to the run folder, and the stick's index of runs.
+    assert "Journal: burnin.jsonl" in verdict_txt
+    index = fat.get("/index.html").decode()
+    assert f"runs/{folder}/report.html" in index and SERIAL in index and run_end["verdict"] in index
+    # The stick is the boot medium: never among the disks judged, scanned or charted.
+    inventory = next(r for r in records if r["type"] == "inventory")["inventory"]
+    media = [d["name"] for d in inventory.get("boot_media", [])]
+    assert media, f"{result.name}: the stick was not recognised: {inventory['disks']}"
+    assert not [d for d in inventory["disks"] if d["name"] in media]
+    for record in records:
+        if record["type"] == "finding" and record["module"] == "disk":
+            assert not any(f"/dev/{m}" in record["component"] for m in media), record
+        if record["type"] == "sample":
+            assert not any(name.endswith(f":{m}") for name in record["metrics"] for m in media), record
     return fat, folder, records
 
 
@@ -270,6 +328,10 @@ def bios_boot(image) -> Boot:
 
 def test_bios_boot_runs_the_ci_profile_unattended_and_leaves_journal_and_report_on_the_stick(bios_boot):
     fat, folder, records = check_results(bios_boot)
+    assert bios_boot.screen is not None and bios_boot.screen.exists(), "a screendump of the final screen"
+    print(f"the stick's final screen: {bios_boot.screen}")
+    # A quiet boot: the copy into RAM (the default menu entry, toram) says how far it is, then burnin starts.
+    assert "copying the system into RAM... done" in bios_boot.log
     assert "firmware BIOS" in bios_boot.log
     # The live medium was found by its label: live-boot mounted nothing else.
     assert "Secure Boot on" not in bios_boot.log
@@ -284,7 +346,7 @@ def test_uefi_usb_boot_reports_the_unfinished_run_of_an_earlier_boot_as_fail(ima
     lines = journal.splitlines(keepends=True)
     cut = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "module_start") + 1
     earlier = "".join(lines[:cut])
-    stopped = time.strftime("%H:%M:%S", time.gmtime(json.loads(lines[cut - 1])["t"]))
+    stopped = time.strftime("%H:%M:%S UTC", time.gmtime(json.loads(lines[cut - 1])["t"]))
     old = "OLDBOX-7_20200102T030405Z"
 
     result = boot("uefi-usb", image, "uefi", bus="usb",
@@ -337,6 +399,7 @@ def test_netboot_through_ipxe_fetches_the_system_over_http_and_keeps_results_in_
     script = script.replace("http://${next-server}/", f"http://${{next-server}}:{server.server_port}/")
     script, profiles = re.subn(r"burnin\.profile=\S+", "burnin.profile=inventory", script)
     assert profiles == 1
+    script = script.replace("burnin.poweroff=1", "burnin.poweroff=1 burnin.hold=8")
     (served / "boot.ipxe").write_text(script)
     url = f"http://10.0.2.2:{server.server_port}/burnin/boot.ipxe"
     args = qemu_base(run_dir) + ["-nic", f"user,model=virtio-net-pci,bootfile={url}", "-boot", "n"]

@@ -114,7 +114,7 @@ def test_a_journal_without_run_end_is_reported_with_the_time_it_stopped(tmp_path
     assert run.started == 1_700_000_000.0
     assert run.profile == "seller" and run.host == "7N62AI2"
     assert live.unfinished_message(run, last=True) == (
-        "the last run stopped at 22:26:04 without finishing: the machine hung, rebooted or lost power")
+        "the last run stopped at 22:26:04 UTC without finishing: the machine hung, rebooted or lost power")
     note = live.unfinished_note(run, found_at=1_700_086_400.0, next_run="7N62AI2_20231115T221320Z",
                                 report_line="INCOMPLETE: the run ended unexpectedly")
     assert note.startswith("FAIL: this run stopped at 2023-11-14 22:26:04 UTC without finishing")

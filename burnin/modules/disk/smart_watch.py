@@ -162,6 +162,9 @@ class SmartWatch:
         except Exception as exc:  # noqa: BLE001 - discovery failing must not hide the inventory's disks
             ctx.note(f"smartctl --scan-open failed ({type(exc).__name__}: {exc}); reading the inventory's disks")
             entries = []
+        # The live stick (the inventory knows it: burnin.inventory.disks) is no server disk, whatever smartctl lists.
+        boot_media = {d.dev_path for d in getattr(ctx.inventory, "boot_media", ())}
+        entries = [e for e in entries if e.name not in boot_media]
         self.targets = match_targets(disks, entries)
         if not self.targets:
             self.skip = "no disks found"

@@ -18,8 +18,8 @@ from typing import Sequence
 
 from burnin.model import Finding, Severity, Verdict
 from burnin.profile import format_duration
-from burnin.report import metrics
-from burnin.report.terminal import field as catalogue
+from burnin.report import metrics as catalogue
+from burnin.report.terminal import field as escaped
 
 MIN_WIDTH, MIN_HEIGHT = 80, 25
 _STATE_WIDTH = 10  # "INCOMPLETE", "finishing"
@@ -61,7 +61,7 @@ UNICODE = Glyphs("+", "-", "|", "…", "█", "░")  # the same box: it survive
 def fit(text: str, width: int, glyphs: Glyphs = ASCII) -> str:
     """`text` on one line of exactly `width` columns: control characters shown escaped (`\\x1b`; any other
     unprintable one as '?'), cut with an ellipsis."""
-    shown = field(text, 4 * width + 16)
+    shown = escaped(text, 4 * width + 16)
     clean = "".join("?" if unicodedata.category(ch)[0] == "C" else ch for ch in shown)
     if glyphs is ASCII:
         clean = "".join(ch if ord(ch) < 128 else "?" for ch in clean)

@@ -275,3 +275,12 @@ def test_a_crash_is_one_line_exit_3_and_the_traceback_in_a_file(monkeypatch, tmp
     saved = Path(lines[0].split("report: ", 1)[1].split(" (", 1)[0])
     assert saved.parent == tmp_path and "KeyError: 'boom'" in saved.read_text()
     assert "Traceback" not in result.output
+
+
+def test_html_of_samples_whose_span_a_float_cannot_hold(journal_lines, tmp_path):
+    # Found by the fuzz suite: a metric at 2**53 + 4 has no span between its min and max as a float.
+    records = json.loads(json.dumps(journal_lines))
+    for index, record in enumerate(r for r in records if r["type"] == "sample"):
+        record["metrics"] = {"temp_c:x": 9007199254740996.0 + (4.0 if index % 2 else 0.0), "fan_rpm:y": 1e308}
+    result = _cli(["report", _write(tmp_path, records), "--html", tmp_path / "r.html"])
+    assert result.exit_code == 1 and "<svg" in (tmp_path / "r.html").read_text()

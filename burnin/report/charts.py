@@ -231,6 +231,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     if high <= low:
         high = low + 1.0
     raw = (high - low) / max(1, count)
+    if not (raw > 0 and math.isfinite(raw)):  # a span float cannot tell apart (values near 2**53, or 1e308)
+        return [low if math.isfinite(low) else 0.0]
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     first = math.floor(low / step) * step
@@ -360,8 +362,12 @@ def svg_chart(unit: str, series: Sequence[tuple[str, Decimated]], t0: float, t1:
     def x(t: float) -> str:
         return f"{left + (t - t0) / span * plot_w:.1f}"
 
+    span_v = high - low
+
     def y(v: float) -> str:
-        return f"{TOP + (high - v) / (high - low) * plot_h:.1f}"
+        # Values a float cannot tell apart (near 2**53) or span (1e308 apart) are drawn mid-height, not a crash.
+        frac = (high - v) / span_v if span_v > 0 and math.isfinite(span_v) else 0.5
+        return f"{TOP + (frac if math.isfinite(frac) else 0.5) * plot_h:.1f}"
 
     out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
            f'aria-label="{escape(title)}{f" ({escape(unit_label)})" if unit_label else ""} over time" '

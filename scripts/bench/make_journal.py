@@ -238,7 +238,8 @@ def write_server_journal(path: str | Path, hours: float = 24.0, sockets: int = 2
             n = finding_steps[i]
             budget.finding(t, "thermal")
             writer.write("finding", t=t, module="thermal", severity="fail" if n == 0 else "warn",
-                         component="sensor:coretemp.0/Package id 0", code="temp-critical" if n == 0 else "temp-above-max",
+                         component="sensor:coretemp.0/Package id 0",
+                         code="temp-critical" if n == 0 else "temp-above-max",
                          message=f"finding {n} of the simulation", evidence={"step": i})
     end = start + steps
     budget.flush()

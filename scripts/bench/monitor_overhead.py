@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
-MONITORS = "thermal,devices,storage-links,pcie,kernel-log,bmc,inventory"
+MONITORS = "thermal,devices,storage-links,pcie,kernel-log,bmc,inventory,network"
 
 
 def _tree(proc: psutil.Process) -> list[psutil.Process]:

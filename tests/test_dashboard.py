@@ -59,7 +59,7 @@ def test_ascii_on_the_linux_console_and_dumb_terminals():
     assert ascii_terminal("xterm-256color", "ascii")
     assert not ascii_terminal("xterm-256color", "utf-8")
     assert fit("abcdef", 5, ASCII) == "ab..." and fit("abcdef", 5, UNICODE) == "abcd…"
-    assert fit("a\x1b[2Jb", 10, ASCII) == "a\\x1b[2Jb"  # shown escaped, as on every terminal output
+    assert fit("a\x1b[2Jb", 9, ASCII) == "a\\x1b[2Jb"  # shown escaped, as on every terminal output
 
 
 def _state(modules: int, findings: int) -> State:

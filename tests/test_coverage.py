@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -94,3 +95,25 @@ def test_the_verdict_box_is_coloured_on_a_terminal_and_is_the_last_screen(tmp_pa
         assert "NOT tested:" in screen and "Journal:" in screen
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_a_capture_with_a_stopped_fan_and_uncorrected_ecc_errors_fails_on_both(tmp_path):
+    """The capture of a machine whose fan stopped and whose DIMM logged uncorrected errors: `check --sysroot` FAILs
+    naming both parts, and the stress modules are not applicable, not an ERROR that hides the failures."""
+    tree = tmp_path / "capture"
+    data = Path(__file__).parent / "data"
+    for part in (CAPTURE, data / "thermal" / "dual-socket-fan-stopped", data / "edac" / "s2600kpr-sb_edac"):
+        shutil.copytree(part, tree, symlinks=True, dirs_exist_ok=True)
+    # The EDAC tree is a real one with corrected errors; the uncorrected ones are raised here (tests/data/edac).
+    (tree / "sys/devices/system/edac/mc/mc0/dimm0/dimm_ue_count").write_text("2\n")
+    journal = tmp_path / "j.jsonl"
+    result = CliRunner().invoke(main, ["check", "--sysroot", str(tree), "--journal", str(journal), "--json",
+                                       "--plain"])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and data["verdict"] == "FAIL", data["reason"]
+    fails = {(f["module"], f["component"]) for f in data["findings"] if f["severity"] == "fail"}
+    assert ("thermal", "fan:nct6779/fan2") in fails
+    assert ("memory", "dimm:CPU_SrcID#0_Ha#0_Chan#0_DIMM#0") in fails
+    assert data["modules"]["memory"] == "FAIL"
+    untested = {u["module"]: u["verdict"] for u in data["untested"]}
+    assert untested["cpu"] == "not applicable" and "memory" not in untested

@@ -97,7 +97,10 @@ def verdict_box(summary: RunSummary, colour: bool = False) -> str:
         rows.append(f"The run was interrupted ({field(summary.interrupted, 40)}) before it finished.")
     fails = [f for f in summary.findings if f.severity is Severity.FAIL]
     for finding in fails[:_BOX_FAILS]:
-        rows += textwrap.wrap(message(f"FAIL {finding.component}: {finding.message}"), inner)[:2]
+        wrapped = textwrap.wrap(message(f"FAIL {finding.component}: {finding.message}"), inner)
+        if len(wrapped) > 2:  # the whole message is in the list above the box
+            wrapped = [wrapped[0], wrapped[1][: inner - 4].rstrip() + " ..."]
+        rows += wrapped
     if len(fails) > _BOX_FAILS:
         rows.append(f"... and {len(fails) - _BOX_FAILS} more failure(s), listed above")
     if summary.untested:

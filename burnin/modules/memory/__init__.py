@@ -22,7 +22,7 @@ DIMMs could give (channels x configured MT/s x 8 bytes, from the inventory; a fe
 
 ECC (`memory.ecc`, EDAC counters through `burnin.tools.edac`): read in check(), every `edac_interval_s` during
 run() and in finish(); each finding names the DIMM by its EDAC label and, where the label or location can be
-matched, by the inventory's slot name.
+matched, by the inventory's slot name. On a captured tree (--sysroot) check() judges its ECC counters alone.
 
 Sizing and NUMA nodes: `memory.plan`; the engines: `memory.engine`.
 
@@ -110,6 +110,7 @@ class MemoryModule(Module):
     needs = ("Linux", "root for physical addresses and memory locking (optional)", "stressapptest (optional)",
              "an EDAC driver for ECC counters (optional)")
     stress = True
+    judges_captures = True  # check() and finish() judge the ECC counters of a captured tree; only run() needs the host
     Settings = MemorySettings
 
     def __init__(self, host: Host, settings: Mapping[str, Any] | None = None):

@@ -60,6 +60,13 @@ def test_a_left_out_module_is_named_as_not_run(tmp_path, fake_registry):
     _, data, _ = _outputs(tmp_path, journal)
     assert data["untested"] == [{"module": "skips", "area": "skips", "verdict": "not run",
                                  "reason": "left out of this run"}]
+    CliRunner().invoke(main, ["report", str(journal), "--junit", str(tmp_path / "r.xml")])
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(tmp_path / "r.xml").getroot()
+    skipped = suite.find("testcase[@name='skips']/skipped")
+    assert skipped is not None and "left out of this run" in skipped.get("message")
+    assert suite.get("skipped") == "1"
 
 
 def test_a_capture_is_judged_without_an_error_for_the_stress_modules(tmp_path):

@@ -81,6 +81,11 @@ def junit_xml(summary: RunSummary) -> str:
                     _clean(detail)
             else:
                 ET.SubElement(check, "system-out").text = _clean("\n".join(f"WARN: {f.message}" for f in found))
+    for area in summary.untested:  # left out of the run: a skipped case, so CI shows what was not tested
+        if area.verdict == "not run":
+            counts["skipped"] += 1
+            element = case(f"burnin.{area.module}", area.module)
+            ET.SubElement(element, "skipped", message=_clean(f"{area.area}: {area.reason}"))
     if summary.ended_unexpectedly or summary.interrupted:
         element = case("burnin.run", "run completed")
         counts["errors"] += 1

@@ -373,7 +373,8 @@ def test_module_run_scans_every_disk_and_samples_throughput(make_loop):
     assert _phase(module, ctx, "run", 1.5) == "ok"
     assert [f for f in ctx.findings if f.severity is not Severity.INFO] == []
     names = {d.name for d in disks}
-    assert {k for s in ctx.samples for k in s} == {f"read_mbps:{n}" for n in names}
+    assert {k for s in ctx.samples for k in s} == {f"{m}:{n}" for n in names for m in ("read_mbps", "scan_pct")}
+    assert all(0 <= s[k] <= 100 for s in ctx.samples for k in s if k.startswith("scan_pct:"))
     assert max(s.get(f"read_mbps:{disks[0].name}", 0) for s in ctx.samples) > 0
     summaries = {n["data"]["disk"]: n["data"] for n in ctx.notes if "bytes_read" in n["data"]}
     assert set(summaries) == {d.dev_path for d in disks}

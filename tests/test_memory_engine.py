@@ -128,6 +128,8 @@ def test_every_pattern_runs_clean_on_good_memory():
     assert done["verified_mib"][0] > 0 and done["mismatched_words"] == {0: 0}
     assert done["workers_died"] == []
     assert any("mem_verified_gbps:node0" in s for s in ctx.samples)
+    verified = [s["mem_verified_gib:node0"] for s in ctx.samples if "mem_verified_gib:node0" in s]
+    assert verified and verified == sorted(verified) and verified[-1] > 0  # a running total
 
 
 @pytest.mark.parametrize("engine", ["builtin", pytest.param("stressapptest", marks=has_sat)])

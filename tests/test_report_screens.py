@@ -172,8 +172,8 @@ def test_pci_ids_are_hex_with_their_names(tmp_path, data_dir):
 def test_the_catalogue_names_every_metric_the_modules_sample():
     # The metric names the built-in modules sample (grep "ctx.sample" in burnin/modules): each has a title and unit.
     for name in ("temp_c:x", "fan_rpm:x", "freq_mhz:cpu0", "busy_pct:cpu0", "throttle_count:cpu0:core",
-                 "ops_per_s:total", "ecc_ce_total", "ecc_ue_total", "mem_verified_gbps:node0",
-                 "mem_read_gbps:node0", "mem_available_mib", "read_mbps:sda", "destructive_pct:sdb",
+                 "ops_per_s:total", "ecc_ce_total", "ecc_ue_total", "mem_verified_gbps:node0", "mem_verified_gib:node0",
+                 "mem_read_gbps:node0", "mem_available_mib", "read_mbps:sda", "scan_pct:sda", "destructive_pct:sdb",
                  "self_test_remaining_pct:sda", "power_on_hours:sda", "rx_mbps:eth0", "tx_mbps:eth0",
                  "errors:eth0", "drops:eth0", "bmc_temp_c:CPU1 Temp", "bmc_fan_rpm:FAN1", "bmc_volts:12V",
                  "bmc_power_w:PSU1"):

@@ -189,19 +189,27 @@ class DiskScanner(threading.Thread):
         self.state = ScanState()
         self.label = name or path
         self._metrics_at = (0, time.monotonic())  # (bytes_read, when) at the last metrics()
+        self._pass_bytes: int | None = None  # bytes one pass of the plan reads (the plan's first pass)
 
     def start(self) -> None:
         self._metrics_at = (0, time.monotonic())
         super().start()
 
     def metrics(self) -> dict[str, float]:
-        """`read_mbps:NAME` since the last call (MB/s, 10^6 bytes/s)."""
+        """`read_mbps:NAME` since the last call (MB/s, 10^6 bytes/s), and `scan_pct:NAME`: how far the current
+        pass of the plan has come."""
         now = time.monotonic()
         with self.state.lock:
-            done = self.state.bytes_read
+            done, passes = self.state.bytes_read, self.state.passes_done
         last_bytes, last_t = self._metrics_at
         self._metrics_at = (done, now)
-        return {f"read_mbps:{self.label}": (done - last_bytes) / max(now - last_t, 1e-6) / 1e6}
+        out = {f"read_mbps:{self.label}": (done - last_bytes) / max(now - last_t, 1e-6) / 1e6}
+        if self._pass_bytes is None:
+            self._pass_bytes = sum(region.length for region in self.plan(0))
+        if self._pass_bytes:
+            out[f"scan_pct:{self.label}"] = round(min(100.0, 100.0 * (done - passes * self._pass_bytes)
+                                                      / self._pass_bytes), 1)
+        return out
 
     # -- the thread ----------------------------------------------------------------------------
     def run(self) -> None:

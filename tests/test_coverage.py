@@ -57,9 +57,10 @@ def test_a_left_out_module_is_named_as_not_run(tmp_path, fake_registry):
     profile = tmp_path / "p.toml"
     profile.write_text('duration = "1s"\nplain = true\n')
     CliRunner().invoke(main, ["run", "--profile", str(profile), "--only", "healthy", "--journal", str(journal)])
-    _, data, _ = _outputs(tmp_path, journal)
+    text, data, _ = _outputs(tmp_path, journal)
     assert data["untested"] == [{"module": "skips", "area": "skips", "verdict": "not run",
                                  "reason": "left out of this run"}]
+    assert re.search(r"^ skips +not run +left out of this run$", text, re.M)  # a row above the box says why
     CliRunner().invoke(main, ["report", str(journal), "--junit", str(tmp_path / "r.xml")])
     import xml.etree.ElementTree as ET
 

@@ -64,10 +64,13 @@ def verdict_block(summary: RunSummary, colour: bool = False) -> str:
     lines.append(f" Profile: {field(profile.get('name', '?'))} ({field(start.get('mode', 'run'))}), "
                  f"ran {summary.duration_s:.0f} s, burnin {field(start.get('burnin_version', '?'))}")
     lines.append(thin)
-    name_width = max([12] + [len(field(name, 40)) for name in summary.modules])
-    for name, verdict in summary.modules.items():
-        reason = message(summary.module_reasons.get(name, ""))
-        head = f" {field(name, 40):<{name_width}} {verdict.value:<10} "
+    left_out = {u.module: u.reason for u in summary.untested if u.verdict == "not run"}
+    rows = [(name, verdict.value, summary.module_reasons.get(name, "")) for name, verdict in summary.modules.items()]
+    rows += [(name, "not run", reason) for name, reason in left_out.items()]
+    name_width = max([12] + [len(field(name, 40)) for name, _, _ in rows])
+    for name, verdict_word, reason in rows:
+        reason = message(reason)
+        head = f" {field(name, 40):<{name_width}} {verdict_word:<10} "
         body = textwrap.wrap(reason, max(20, WIDTH - 1 - len(head))) or [""]
         lines.append(head + body[0])
         lines += [" " * len(head) + more for more in body[1:]]

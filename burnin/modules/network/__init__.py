@@ -121,6 +121,7 @@ class NetworkModule(LinkAudit, CounterWatch, PairTraffic, Module):
         self._nics: dict[str, Nic] = {}
         self._baseline: dict[str, Counters] = {}
         self._last: dict[str, Counters] = {}
+        self._driver_due = 0.0  # monotonic time the driver's counters are next read (`ethtool -S`)
         self._carrier_base: dict[str, int | None] = {}
         self._watch_flaps: set[str] = set()
         self._reported = Reported()
@@ -215,7 +216,7 @@ class NetworkModule(LinkAudit, CounterWatch, PairTraffic, Module):
                 raise Skip("the check phase did not run: no baseline of the ports")
             self._forgive_gap_drops()
             self._restore_moved(ctx)
-            self._observe(ctx)
+            self._observe(ctx, fresh_driver=True)
             for name in sorted(self._baseline):
                 after = self._last.get(name)
                 if after is None or name not in self._links:

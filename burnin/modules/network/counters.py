@@ -171,17 +171,25 @@ class CounterWatch:
                 grown[key] -= delta
         return {k: v for k, v in grown.items() if v > 0}
 
-    def _observe(self, ctx: ModuleContext) -> None:
+    def _observe(self, ctx: ModuleContext, fresh_driver: bool = False) -> None:
+        """One look at every port. The driver's counters (`ethtool -S`, a program per port) are read every
+        `driver_counters_interval_s`, and always when `fresh_driver` (the final look); in between, the last ones
+        stand, so that a monitor-only run costs little."""
         metrics: dict[str, float] = {}
+        driver_due = fresh_driver or time.monotonic() >= self._driver_due
+        if driver_due:
+            self._driver_due = time.monotonic() + self.settings.driver_counters_interval_s
         for port in list(self._baseline):
-            now = self._read_counters(port)
+            now = self._read_counters(port, with_driver=driver_due)
+            last = self._last.get(port)
+            if now is not None and not driver_due and last is not None:
+                now = replace(now, driver=last.driver)
             if now is None:
                 if port in self._where:
                     continue
                 self._emit(ctx, Judgement(Severity.FAIL, f"nic:{port}", "port-vanished",
                                           f"Network port {port} disappeared during the run.", {"port": port}))
                 continue
-            last = self._last.get(port)
             if last is not None and now.time > last.time:
                 dt = now.time - last.time
                 for direction in ("rx", "tx"):

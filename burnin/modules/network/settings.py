@@ -17,6 +17,8 @@ class NetworkSettings:
     bring_up_down_ports: bool = setting(True, "bring administratively-down ports up to see their link (restored)")
     link_wait_s: float = setting(5.0, "how long a port brought up (or moved) gets to find its link", unit="s")
     interval_s: float = setting(1.0, "sampling interval of counters and throughput", unit="s")
+    driver_counters_interval_s: float = setting(10.0, "how often the driver's own counters (`ethtool -S`, one "
+                                                      "program per port) are read during the run", unit="s")
     error_growth: str = setting("warn", "severity of error counters that grew during the run", choices=("warn", "fail"))
     drop_growth: str = setting("warn", "severity of drop counters that grew outside the traffic test",
                                choices=("warn", "fail", "info"))

@@ -412,12 +412,13 @@ def modules(as_json: bool, sysroot: str | None, settings_table: bool) -> None:
         return
     from burnin.report.terminal import field
 
+    width = max([12] + [len(field(row["name"], 40)) for row in rows])
     for row in rows:
         state = "yes" if row["available"] else "no "
         kind = "stress " if row["stress"] else "monitor"
-        click.echo(f"{field(row['name']):<12} {kind} can run: {state} {field(row['summary'])}")
+        click.echo(f"{field(row['name'], 40):<{width}} {kind} can run: {state} {field(row['summary'])}")
         if row["reason"]:
-            click.echo(f"{'':<21}{'why: ' if not row['available'] else ''}{field(row['reason'], 2000)}")
+            click.echo(f"{'':<{width + 9}}{'why: ' if not row['available'] else ''}{field(row['reason'], 2000)}")
 
 
 @main.command()

@@ -41,6 +41,15 @@ TABLE = (
         "The disk could no longer be reached ({host}).",
         (("sd 6:0:0:0: [sdc] tag#12 FAILED Result: hostbyte=DID_NO_CONNECT driverbyte=DRIVER_OK cmd_age=0s",
           "format: drivers/scsi/scsi_logging.c"),), keys=KEYS, head=True),
+    # sd's own commands (sd_print_result): a disk that cannot even say its size is gone. "Synchronize Cache" after
+    # a USB disconnect is the normal unplug path, so only the capacity and unit-ready probes count.
+    row("scsi-device-lost", FAIL, S + r"(?P<cmd>Read Capacity(?:\(1[06]\))?|Test Unit Ready) failed: Result: "
+        r"hostbyte=(?P<host>DID_NO_CONNECT|DID_BAD_TARGET)", PART,
+        "The disk could no longer be reached ({cmd} failed, {host}).",
+        (("sd 2:0:0:0: [sdb] Read Capacity(16) failed: Result: hostbyte=DID_NO_CONNECT driverbyte=DRIVER_OK",
+          "format: drivers/scsi/sd.c (read_capacity_error, sd_print_result); seen in an ubuntuforums.org dmesg"),
+         ("sd 10:0:0:0: [sdf] Test Unit Ready failed: Result: hostbyte=DID_NO_CONNECT driverbyte=DRIVER_OK",
+          "format: drivers/scsi/sd.c (sd_spinup_disk)")), keys=KEYS),
     row("scsi-timeout", WARN, S + r"(?:timing out command, waited|FAILED Result: hostbyte=DID_TIME_OUT|"
         r"Unhandled error code|attempting task abort|task abort: FAILED|"
         r"Result: hostbyte=DID_TIME_OUT)", PART,

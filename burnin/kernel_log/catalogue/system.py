@@ -1,15 +1,23 @@
-"""The whole machine: lockups, stalls, hung tasks, panics, NMIs, thermal trips, oopses.
+"""The whole machine: lockups, stalls, hung tasks, panics, NMIs, thermal trips, oopses, dead USB controllers.
 
 Severity rule: a CPU stuck (soft or hard lockup), a panic, an NMI for a PCI SERR or an I/O check, a critical
-temperature shutdown -> FAIL; an RCU stall, a hung task, an NMI of unknown reason, throttling, a kernel oops ->
-WARN (they may be software; under a burn-in load they are worth a look). Sources: kernel/watchdog.c,
-watchdog_perf.c, kernel/rcu/tree_stall.h, kernel/hung_task.c, kernel/panic.c, arch/x86/kernel/nmi.c,
-drivers/thermal/thermal_core.c, kernel/reboot.c (hw_protection_shutdown), arch/x86/kernel/cpu/mce/therm_throt.c.
+temperature shutdown, a USB host controller given up for dead -> FAIL; an RCU stall, a hung task, an NMI of
+unknown reason, throttling, a kernel oops -> WARN (they may be software; under a burn-in load they are worth a
+look). Sources: kernel/watchdog.c, watchdog_perf.c, kernel/rcu/tree_stall.h, kernel/hung_task.c, kernel/panic.c,
+arch/x86/kernel/nmi.c, drivers/thermal/thermal_core.c, drivers/usb/core/hcd.c, kernel/reboot.c
+(hw_protection_shutdown), arch/x86/kernel/cpu/mce/therm_throt.c.
 """
 
-from burnin.kernel_log.entry import DETAIL, FAIL, WARN, row
+from burnin.kernel_log.entry import DETAIL, FAIL, PCI, WARN, row
 
 TABLE = (
+    # A USB host controller that stopped answering takes every port on it (the live stick's too) with it.
+    row("usb-controller-died", FAIL, r"(?P<driver>xhci[_-]hcd|ehci[_-]pci|ohci[_-]pci|uhci_hcd) (?P<pci>" + PCI +
+        r"): (?:xHCI host controller not responding, assume dead|HC died; cleaning up)", "pcie:{pci}",
+        "USB host controller {pci} stopped responding and was given up for dead.",
+        (("xhci_hcd 0000:09:00.0: xHCI host controller not responding, assume dead", "format: drivers/usb/host/xhci-ring.c"),
+         ("xhci_hcd 0000:00:14.0: HC died; cleaning up", "format: drivers/usb/core/hcd.c (usb_hc_died)")),
+        keys=("pci:{pci}",)),
     row("soft-lockup", FAIL, r"soft lockup - CPU#(?P<cpu>\d+) stuck for (?P<secs>\d+)s", "cpu:{cpu}",
         "CPU {cpu} was stuck for {secs} s (soft lockup).",
         (("watchdog: BUG: soft lockup - CPU#3 stuck for 23s! [kworker/3:1:150]",

@@ -9,6 +9,7 @@
     [nics]        count, speed_mbps (that many ports, each able to run at least this fast), links_up
     [gpus]        count
     [controllers] model (/regex/ or substring, matched against the storage controllers' names and drivers)
+    [raid]        controller (model, /regex/ or substring), cache_mb, battery (bool): checked by the raid module
 
 Loading is strict: an unknown key or a wrong type is a UsageError naming the file, line and key. Checking
 gives one ClaimCheck per claimed value: ok True (as promised), False (a FAIL `claim-mismatch`, expected vs
@@ -45,6 +46,8 @@ SCHEMA: dict[str, dict[str, str]] = {
     "nics": {"count": _INT, "speed_mbps": _INT, "links_up": _INT},
     "gpus": {"count": _INT},
     "controllers": {"model": _TEXT},
+    # Checked by the raid module (its vendor tools know the model, cache and battery): burnin.modules.raid.
+    "raid": {"controller": _TEXT, "cache_mb": _INT, "battery": _BOOL},
 }
 
 

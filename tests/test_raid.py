@@ -327,11 +327,25 @@ def test_a_tool_on_the_sticks_noexec_folder_is_run_from_a_copy(tmp_path):
     tools = tmp_path / "tools"
     tools.mkdir()
     (tools / "sas3ircu").write_text("#!/bin/sh\ncat \"$LIST\"\n")  # no execute bit, as on FAT
-    found = find_tool(Host("/"), ("sas3ircu",), [str(tools)])
-    assert found and found != str(tools / "sas3ircu") and os.access(found, os.X_OK)
-    assert find_tool(Host("/"), ("sas3ircu",), [str(tmp_path / "missing")]) is None
+    found = find_tool(Host("/"), ("sas3ircu",), [str(tools)], copies=str(tmp_path / "run"))
+    assert found == str(tmp_path / "run" / "sas3ircu") and os.access(found, os.X_OK)
+    assert find_tool(Host("/"), ("sas3ircu",), [str(tmp_path / "missing")], copies=str(tmp_path / "run")) is None
 
 
 def test_raid_claims_without_any_controller_fail():
     promised = claims('[raid]\ncontroller = "PERC H730P"\nbattery = true\n')
     assert codes(judge_claims(promised, [], [])) == ["claim-mismatch", "claim-mismatch"]
+
+
+def test_a_capture_records_the_vendor_tools_and_the_module_judges_it_elsewhere(fake_storcli, tmp_path):
+    from burnin.capture import capture
+
+    fake_storcli.setenv("SHOW_ALL", str(DATA / "storcli/mr216i-foreign.SYNTHESIZED.json"))
+    manifest = capture(tmp_path / "cap", {"raid": RaidModule})
+    assert manifest["modules"]["raid"] == "check ran"
+    assert ["storcli64", "/call", "show", "all", "J"] in manifest["commands"]
+    fake_storcli.setenv("PATH", "/usr/bin:/bin")  # the judging machine has no storcli
+    module = RaidModule(Host(tmp_path / "cap"))
+    assert module.probe().available
+    ctx = run_phases(module, phases=("check",))
+    assert "raid-foreign-config" in ctx.codes(WARN)

@@ -31,6 +31,7 @@ HOST_ATTRS = ("version_fw", "fw_version", "firmware_revision", "firmware_version
 DEVICE_ATTRS = ("vendor", "model", "rev", "state", "raid_level", "path_info")
 _PCI = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 STICK_TOOLS = "/run/burnin/stick/tools"  # the live stick's BURNIN partition is mounted at /run/burnin/stick
+RUN_COPIES = "/run/burnin/raid-tools"  # where a tool from a noexec folder runs from (a fixed path: captures replay it)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def kernel_controllers(host: Host) -> list[KernelController]:
     return found
 
 
-def find_tool(host: Host, names: Sequence[str], dirs: Sequence[str]) -> str | None:
+def find_tool(host: Host, names: Sequence[str], dirs: Sequence[str], copies: str = RUN_COPIES) -> str | None:
     """The first of `names` on PATH, else in one of `dirs` (the stick's tools/ folder); on a captured tree, the
     name its recorded outputs were run under."""
     for name in names:
@@ -109,21 +110,26 @@ def find_tool(host: Host, names: Sequence[str], dirs: Sequence[str]) -> str | No
         for name in names:
             path = f"{directory.rstrip('/')}/{name}"
             if not host.live:
-                if host.which(path):
-                    return path
+                for recorded in (path, f"{RUN_COPIES}/{name}"):
+                    if host.which(recorded):
+                        return recorded
                 continue
             if os.path.isfile(path):
-                return runnable_copy(path)
+                return runnable_copy(path, copies)
     return None
 
 
-def runnable_copy(path: str) -> str | None:
+def runnable_copy(path: str, copies: str = RUN_COPIES) -> str | None:
     """The stick is mounted noexec (and FAT keeps no execute bit): a copy in a private directory in RAM that may
     run. None when it cannot be copied."""
     if os.access(path, os.X_OK) and not _noexec(path):
         return path
     try:
-        target_dir = tempfile.mkdtemp(prefix="burnin-raid-tools-")
+        try:
+            os.makedirs(copies, exist_ok=True)
+            target_dir = copies
+        except OSError:
+            target_dir = tempfile.mkdtemp(prefix="burnin-raid-tools-")
         target = os.path.join(target_dir, os.path.basename(path))
         shutil.copyfile(path, target)
         os.chmod(target, 0o755)

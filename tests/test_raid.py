@@ -332,9 +332,17 @@ def test_a_tool_on_the_sticks_noexec_folder_is_run_from_a_copy(tmp_path):
     assert find_tool(Host("/"), ("sas3ircu",), [str(tmp_path / "missing")], copies=str(tmp_path / "run")) is None
 
 
-def test_raid_claims_without_any_controller_fail():
+def test_raid_claims_without_any_controller_fail_in_the_inventory():
     promised = claims('[raid]\ncontroller = "PERC H730P"\nbattery = true\n')
-    assert codes(judge_claims(promised, [], [])) == ["claim-mismatch", "claim-mismatch"]
+    assert judge_claims(promised, [], []) == []  # the raid module leaves it to the inventory, which always runs
+    no_pcie = SimpleNamespace(source="sysfs", pcie=SimpleNamespace(devices=[]))
+    from burnin.inventory import claims as claims_mod
+
+    checks = claims_mod._raid_checks(promised, no_pcie)
+    assert [(c.key, c.ok) for c in checks] == [("raid.controller", False), ("raid.battery", False)]
+    megaraid = SimpleNamespace(source="sysfs", pcie=SimpleNamespace(devices=[SimpleNamespace(kind="raid",
+                                                                                            driver="megaraid_sas")]))
+    assert claims_mod._raid_checks(promised, megaraid) == []  # the raid module checks it
 
 
 def test_a_capture_records_the_vendor_tools_and_the_module_judges_it_elsewhere(fake_storcli, tmp_path):

@@ -491,6 +491,23 @@ def _pcie_checks(claims: Claims, inv: Inventory) -> list[ClaimCheck]:
     return checks
 
 
+RAID_DRIVERS = ("megaraid_sas", "hpsa", "smartpqi", "aacraid", "mpt3sas", "mpt2sas")
+
+
+def _raid_checks(claims: Claims, inv: Inventory) -> list[ClaimCheck]:
+    """The raid module checks raid claims against the controllers' own tools; here only the case it cannot
+    see: no RAID controller in the box at all (the raid module then does not run)."""
+    keys = [k for k in ("raid.controller", "raid.cache_mb") if claims.get(k) is not None]
+    if claims.get("raid.battery"):
+        keys.append("raid.battery")
+    if not keys or inv.source == "dmidecode":
+        return []
+    if any(d.kind == "raid" or d.driver in RAID_DRIVERS for d in inv.pcie.devices):
+        return []
+    return [_check(k, claims.get(k), None, False, f"No RAID controller was found, but {k} = {claims.get(k)} "
+                   "was claimed.") for k in keys]
+
+
 def check_claims(
     claims: Claims,
     inventory: Inventory,
@@ -507,6 +524,7 @@ def check_claims(
         *_disk_checks(claims, inventory, power_on_hours),
         *_nic_checks(claims, inventory),
         *_pcie_checks(claims, inventory),
+        *_raid_checks(claims, inventory),
     ]
 
 

@@ -357,3 +357,17 @@ def test_a_capture_records_the_vendor_tools_and_the_module_judges_it_elsewhere(f
     assert module.probe().available
     ctx = run_phases(module, phases=("check",))
     assert "raid-foreign-config" in ctx.codes(WARN)
+
+
+def test_an_enclosure_psu_that_failed_fails_and_a_warm_sensor_warns():
+    from burnin.modules.raid.judge import judge_ses
+    from burnin.tools import sg_ses
+
+    page = sg_ses.parse_status((DATA / "sg_ses/enclosure-status.SYNTHESIZED.txt").read_text())
+    assert page.summary["CRIT"] == 1 and len(page.elements) == 6
+    assert next(e for e in page.elements if e.type == "Cooling").rpm == 5420
+    found = judge_ses("/dev/sg3", "DELL MD1200", page)
+    assert [(j.code, j.component) for j in found] == [
+        ("ses-element-failed", "enclosure:/dev/sg3/Power supply 1"),
+        ("ses-element-warning", "enclosure:/dev/sg3/Temperature sensor 0")]
+    assert found[0].evidence["flags"] == {"Fail": 1, "AC fail": 1} and found[1].evidence["temperature_c"] == 47

@@ -24,6 +24,11 @@ aacraid and mpt2sas/mpt3sas): the controller, its PCI address, firmware where th
 OS sees and their state (an offline volume FAILs), and a `raid-not-examined` finding saying what could not be
 seen (severity: setting `unexamined`) — never a silent PASS.
 
+SCSI enclosure services (a disk shelf's or backplane's fans, power supplies, temperatures, slots): every SES device
+the kernel lists (/sys/class/scsi_generic, type 13) is read with `sg_ses --page=es` (sg3-utils) in check() and
+finish(): a critical or unrecoverable element, or one with a fail bit, FAILs; a non-critical one or a warning bit
+(predicted failure, over-temperature warning) WARNs. Without sg_ses the enclosures are noted as not examined.
+
 Claims (`--expect`): `raid.controller` (model, substring or /regex/), `raid.cache_mb`, `raid.battery` (true: a
 working cache battery/CacheVault was promised; missing or failed FAILs).
 
@@ -56,6 +61,8 @@ working cache battery/CacheVault was promised; missing or failed FAILs).
 | `raid-tool-failed` | WARN | a vendor tool is installed but gave nothing readable |
 | `raid-volume-offline` | FAIL | the kernel sees a volume behind a RAID controller offline |
 | `raid-not-examined` | WARN (`unexamined`) | a RAID controller without its vendor tool: what was not seen |
+| `ses-element-failed` | FAIL | an enclosure element (PSU, fan, sensor, slot) critical, unrecoverable or failed |
+| `ses-element-warning` | WARN | an enclosure element non-critical, predicting failure or over a warning limit |
 | `claim-mismatch` / `claim-match` | FAIL / INFO | the raid claims against what the tools and kernel show |
 | `claim-unchecked` | WARN | a raid claim that could not be checked (no vendor tool) |
 
@@ -73,10 +80,10 @@ from burnin.judge import Reported
 from burnin.model import Judgement, Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 from burnin.modules.raid import judge, sources
-from burnin.modules.raid.judge import judge_controller, judge_growth, judge_md, judge_md_errors
+from burnin.modules.raid.judge import judge_controller, judge_growth, judge_md, judge_md_errors, judge_ses
 from burnin.modules.raid.sources import KernelController, ToolReading
 from burnin.settings import setting
-from burnin.tools import mdstat
+from burnin.tools import mdstat, sg_ses
 from burnin.tools.raid_records import Controller
 
 __all__ = ["RaidModule", "RaidSettings", "judge_claims", "judge_controller", "judge_growth", "judge_md",
@@ -202,6 +209,7 @@ class RaidModule(Module):
         self._controllers: list[Controller] | None = None
         self._tools: dict[str, str] | None = None
         self._checked = False
+        self._ses: dict[str, str] = {}
 
     # -- discovery -------------------------------------------------------------------------------------
     def _find_tools(self) -> dict[str, str]:
@@ -220,6 +228,8 @@ class RaidModule(Module):
             if sources.kernel_controllers(self.host):
                 return Probe.ok()
             if self._find_tools():
+                return Probe.ok()
+            if sg_ses.ses_devices(self.host) and self.host.which("sg_ses"):
                 return Probe.ok()
             return Probe.unavailable("no software RAID array (/proc/mdstat), no RAID controller driver bound and no "
                                      "RAID vendor tool installed")
@@ -295,6 +305,27 @@ class RaidModule(Module):
                 self._emit(ctx, [judge_unexamined(kc, severity)])
         return kernel
 
+    def _enclosures(self, ctx: ModuleContext) -> dict[str, str]:
+        devices = sg_ses.ses_devices(self.host)
+        if devices and not self.host.which("sg_ses"):
+            ctx.note("enclosure services devices were not examined: sg_ses (sg3-utils) is not installed",
+                     devices=devices)
+            return {}
+        for device, name in devices.items():
+            result = ctx.run_tool(sg_ses.status_argv(device), timeout=self.settings.tool_timeout_s)
+            page = sg_ses.parse_status(result.stdout) if result.stdout.strip() else None
+            if page is None or not page.elements:
+                ctx.note(f"enclosure {name} ({device}): no enclosure status page", error=result.error,
+                         stderr=result.stderr[-300:])
+                continue
+            self._emit(ctx, judge_ses(device, name, page))
+            metrics = {f"ses_fan_rpm:{device}/{e.index}": e.rpm for e in page.elements if e.rpm is not None}
+            metrics.update({f"ses_temp_c:{device}/{e.index}": e.temperature_c for e in page.elements
+                            if e.temperature_c is not None})
+            if metrics:
+                ctx.sample(metrics)
+        return devices
+
     def check(self, ctx: ModuleContext) -> None:
         self._md_errors = self._md(ctx, "check")
         if self._md_errors is None:
@@ -312,10 +343,11 @@ class RaidModule(Module):
                      physical_drives={pd.id: pd.state for pd in c.physical_drives})
             self._emit(ctx, judge_controller(c))
         kernel = self._kernel_check(ctx, controllers, families)
+        self._ses = self._enclosures(ctx)
         for j in judge_claims(ctx.claims, controllers, kernel):
             ctx.report(j)
         self._checked = True
-        if self._md_errors is None and not controllers and not kernel and not self._find_tools():
+        if self._md_errors is None and not controllers and not kernel and not self._find_tools() and not self._ses:
             raise Skip("no software RAID array, no RAID controller and no vendor tool here")
 
     def run(self, ctx: ModuleContext) -> None:
@@ -346,3 +378,5 @@ class RaidModule(Module):
             for c in now:
                 self._emit(ctx, judge_controller(c))
             self._emit(ctx, judge_growth(self._controllers, now))
+        if self._ses:
+            self._enclosures(ctx)

@@ -271,3 +271,37 @@ def judge_growth(before: Iterable[Controller], after: Iterable[Controller]) -> l
                                    {"controller": new.key, "grown": grown,
                                     "serials": {pd.id: pd.serial for pd in new.physical_drives if pd.serial}}))
     return found
+
+
+# -- SCSI enclosure services -----------------------------------------------------------------------
+SES_FAIL_STATUS = ("critical", "unrecoverable")
+SES_FAIL_FLAGS = ("Fail", "OT failure", "UT failure", "AC fail", "DC fail", "Overtmp fail")
+SES_WARN_FLAGS = ("Predicted failure", "OT warning", "UT warning", "Temperature warn")
+
+
+def judge_ses(device: str, name: str, page) -> list[Judgement]:
+    """An enclosure's elements (`sg_ses --page=es`): a critical or unrecoverable element, or one with a fail bit,
+    FAILs; a non-critical one or a warning bit WARNs. Empty bays and absent parts ("Not installed") are not
+    faults."""
+    found = []
+    for e in page.elements:
+        status = e.status.lower()
+        bad_flags = [f for f in SES_FAIL_FLAGS if e.flags.get(f)]
+        warn_flags = [f for f in SES_WARN_FLAGS if e.flags.get(f)]
+        if status in ("not installed", "unsupported", "not available") and not bad_flags:
+            continue
+        what = f"{e.type} {e.index}"
+        figures = (f", {e.rpm} rpm" if e.rpm is not None else "") + \
+            (f", {e.temperature_c} C" if e.temperature_c is not None else "")
+        evidence = {"device": device, "enclosure": name, "type": e.type, "element": e.index, "status": e.status,
+                    "flags": dict(e.flags), "rpm": e.rpm, "temperature_c": e.temperature_c,
+                    "page_summary": dict(page.summary)}
+        if status in SES_FAIL_STATUS or bad_flags:
+            found.append(Judgement(FAIL, f"enclosure:{device}/{what}", "ses-element-failed",
+                                   f"Enclosure {name} ({device}): {what} reports {e.status}"
+                                   + (f" ({', '.join(bad_flags)})" if bad_flags else "") + figures + ".", evidence))
+        elif status == "noncritical" or warn_flags:
+            found.append(Judgement(WARN, f"enclosure:{device}/{what}", "ses-element-warning",
+                                   f"Enclosure {name} ({device}): {what} reports {e.status}"
+                                   + (f" ({', '.join(warn_flags)})" if warn_flags else "") + figures + ".", evidence))
+    return found

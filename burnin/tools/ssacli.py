@@ -11,7 +11,8 @@ from dataclasses import replace
 from burnin.tools.raid_records import Battery, Controller, PhysicalDrive, VirtualDrive
 
 NAMES = ("ssacli", "hpssacli", "hpacucli")
-_CONTROLLER = re.compile(r"^(?P<model>\S.*?) in Slot (?P<slot>\S+)(?: \((?P<where>[^)]*)\))?\s*(?:\(sn: (?P<sn>[^)]+)\))?\s*$")
+_CONTROLLER = re.compile(r"^(?P<model>\S.*?) in Slot (?P<slot>\S+)(?: \((?P<where>[^)]*)\))?\s*"
+                         r"(?:\(sn: (?P<sn>[^)]+)\))?\s*$")
 _ARRAY = re.compile(r"^array (?P<name>\S+)(?: \((?P<info>[^)]*)\))?\s*$", re.I)
 _LD = re.compile(r"^logicaldrive (?P<id>\d+) \((?P<size>[^,]+), (?P<raid>RAID [^,]+|[^,]+), (?P<status>.+)\)\s*$")
 _PD = re.compile(r"^physicaldrive (?P<id>\S+) \((?P<info>.*)\)\s*$")

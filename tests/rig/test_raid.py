@@ -1,6 +1,7 @@
 """Software RAID on the emulated server (marker `rig`): the guest builds an md RAID1 over two emulated SCSI disks
-(scsi_debug: real disks of the kernel's SCSI stack, in the guest's memory), burnin checks it healthy, then a
-member is failed with `mdadm --fail` during a `burnin run`: the raid module must FAIL naming the array and the
+(scsi_debug with a store per host: two independent disks of the kernel's SCSI stack, in the guest's memory; with
+one shared store both show the same superblock and md refuses the second), burnin checks it healthy, then a member
+is failed with `mdadm --fail` during a `burnin run`: the raid module must FAIL naming the array and the
 member within 10 s of the failure. The rig's emulated MegaRAID (megasas-gen2) has no vendor tool in the guest:
 the module must say what it did not examine there, naming the controller's PCI address.
 """
@@ -17,17 +18,21 @@ pytestmark = pytest.mark.rig
 
 MAX_LATENCY_S = 10.0
 SETUP = r"""
-set -e
-modprobe scsi_debug dev_size_mb=32 num_tgts=2 inq_vendor=RIGMD inq_product=MdMember
+modprobe raid1 2>&1 || echo "modprobe raid1 failed"
+modprobe scsi_debug dev_size_mb=32 add_host=2 per_host_store=1 inq_vendor=RIGMD inq_product=MdMember \
+    2>&1 || echo "modprobe scsi_debug failed"
 for _ in $(seq 1 100); do
     set -- $(lsblk -dn -o NAME,MODEL | awk '$2 == "MdMember" {print $1}')
     [ $# -ge 2 ] && break
     sleep 0.1
 done
 udevadm settle -t 10 || true
-mdadm --create /dev/md0 --run --level=1 --raid-devices=2 --metadata=1.2 --assume-clean /dev/$1 /dev/$2 >/dev/null 2>&1
 echo a=$1 b=$2
+mdadm --create /dev/md0 --run --level=1 --raid-devices=2 --metadata=1.2 --assume-clean /dev/$1 /dev/$2 2>&1
+echo mdadm_rc=$?
 cat /proc/mdstat
+lsblk -dn -o NAME,MODEL,SIZE
+dmesg | tail -n 15
 """
 
 

@@ -184,7 +184,8 @@ def judge_claims(claims: Any, controllers: list[Controller], kernel: list[Kernel
             claim("raid.battery", None, "Whether the controller has a cache battery is not known here (it needs the "
                   "vendor tool).", True, None)
         else:
-            good = [c for c in known if c.battery.present and judge.battery_severity(c.battery.state) is not Severity.FAIL]
+            good = [c for c in known
+                    if c.battery.present and judge.battery_severity(c.battery.state) is not Severity.FAIL]
             states = {c.key: (c.battery.kind, "present" if c.battery.present else "absent", c.battery.state)
                       for c in known}
             claim("raid.battery", bool(good),

@@ -165,7 +165,8 @@ def judge_controller(c: Controller) -> list[Judgement]:
     if battery is not None and battery.present:
         severity = battery_severity(battery.state)
         if severity is not None:
-            found.append(Judgement(severity, comp, "raid-battery-failed" if severity is FAIL else "raid-battery-degraded",
+            code = "raid-battery-failed" if severity is FAIL else "raid-battery-degraded"
+            found.append(Judgement(severity, comp, code,
                                    f"{name}: its cache {battery.kind}"
                                    + (f" {battery.model}" if battery.model else "")
                                    + f" reports \"{battery.state}\"" + (

@@ -159,7 +159,8 @@ class ToolReading:
 def read_storcli(run: Runner, path: str, family: str, details: bool = True) -> ToolReading:
     result = run(storcli.show_all_argv(path))
     if not result.stdout.strip():
-        return ToolReading(family, path, [], [f"{path} /call show all J: {result.error or result.stderr[-200:] or 'no output'}"])
+        why = result.error or result.stderr[-200:] or "no output"
+        return ToolReading(family, path, [], [f"{path} /call show all J: {why}"])
     try:
         controllers, problems = storcli.parse_show_all(result.stdout, family)
     except ValueError as exc:

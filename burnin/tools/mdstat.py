@@ -198,3 +198,36 @@ def parent_disk(host: Host, device: str) -> str:
     if len(parts) >= 2 and parts[-1] == device and host.exists(f"{real}/partition"):
         return parts[-2]
     return device
+
+
+@dataclass(frozen=True)
+class OnDiskArray:
+    """An array that md superblocks on the disks describe (`mdadm --examine --scan --verbose`, read-only)."""
+
+    name: str  # "/dev/md/0"
+    level: str | None
+    members: int | None  # num-devices
+    uuid: str | None
+    label: str | None  # name=host:0
+    devices: tuple[str, ...]  # "/dev/sdb1", ...
+
+
+def examine_scan_argv() -> list[str]:
+    """Reads the md superblocks of every block device, opening them read-only; assembles and writes nothing."""
+    return ["mdadm", "--examine", "--scan", "--verbose"]
+
+
+def parse_examine_scan(text: str) -> list[OnDiskArray]:
+    arrays: list[OnDiskArray] = []
+    for line in text.splitlines():
+        words = line.split()
+        if words and words[0] == "ARRAY" and len(words) > 1:
+            fields = dict(w.split("=", 1) for w in words[2:] if "=" in w)
+            members = fields.get("num-devices")
+            arrays.append(OnDiskArray(words[1], fields.get("level"), int(members) if members and members.isdigit()
+                                      else None, fields.get("UUID"), fields.get("name"), ()))
+        elif arrays and line.strip().startswith("devices="):
+            devices = tuple(d for d in line.strip()[len("devices="):].split(",") if d)
+            last = arrays[-1]
+            arrays[-1] = OnDiskArray(last.name, last.level, last.members, last.uuid, last.label, devices)
+    return arrays

@@ -103,3 +103,13 @@ def test_an_md_member_failed_during_the_run_fails_within_10_s(guest, members, ri
     row.result = "PASS" if latency <= MAX_LATENCY_S else f"FAIL: {latency:.1f} s"
     assert 0 <= latency <= MAX_LATENCY_S, latency
     assert (out / "raid-fail.rc").read_text().strip() == "1"  # the run's verdict is FAIL
+
+
+def test_an_array_on_the_disks_that_is_not_running_is_said_not_examined(guest, members, rig_report):
+    scan = guest.sh("mdadm --stop /dev/md0 >/dev/null 2>&1; mdadm --examine --scan --verbose; cat /proc/mdstat")
+    assert "ARRAY" in scan.out, scan.out + scan.err
+    rig_report.notes.append("mdadm --examine --scan --verbose in the guest: " + " | ".join(scan.out.splitlines()[:3]))
+    rc, records, _, log = burnin(guest, f"check {RIG} --only raid", "raid-on-disk", timeout_s=600)
+    hits = [f for f in findings(records) if f["code"] == "md-array-not-assembled"]
+    assert hits and members["a"] in " ".join(hits[0]["evidence"]["devices"]), [describe(f) for f in findings(records)]
+    assert hits[0]["severity"] == "info"

@@ -4,8 +4,9 @@ Software RAID (/proc/mdstat, /sys/block/mdX/md/, read-only; burnin never assembl
 every array with its level, members and state. check() judges each; run() reads them again every
 `md_interval_s` (a member failed mid-run is reported within seconds); finish() judges again and compares each
 member's corrected read errors (`dev-X/errors`) with the baseline. Members are named with their disk's serial
-(from the inventory). The live image does not assemble arrays: arrays on its disks are not examined there (the
-disk module reports md superblocks as previous data).
+(from the inventory). The live image does not assemble arrays: arrays whose md superblocks are on the disks but
+that are not running are listed from `mdadm --examine --scan --verbose` (read-only: it opens the disks read-only
+and assembles nothing) and said to be not examined (`md-array-not-assembled`).
 
 Hardware RAID, through the vendor's own tool where one is installed (on PATH, or in the `tools/` folder of the
 live stick's BURNIN partition: setting `tool_dirs`): storcli/storcli64 and perccli/perccli64 (JSON: `/call show
@@ -41,6 +42,7 @@ working cache battery/CacheVault was promised; missing or failed FAILs).
 | `md-array-resync` | WARN | an array resynchronising its members, with its progress |
 | `md-mismatch` | WARN | the last check found sectors whose copies differ (mismatch_cnt) |
 | `md-member-errors` | WARN | read errors corrected on a member during the run |
+| `md-array-not-assembled` | INFO | md superblocks on the disks describe an array that is not running here |
 | `raid-controller-status` | WARN / FAIL | the controller's status is not optimal (FAIL: failed/fault) |
 | `raid-battery-failed` | FAIL | the cache battery / CacheVault reports failed, missing or replace |
 | `raid-battery-degraded` | WARN | the battery is learning, charging, low or otherwise not optimal |
@@ -327,8 +329,29 @@ class RaidModule(Module):
                 ctx.sample(metrics)
         return devices
 
+    def _on_disks(self, ctx: ModuleContext) -> None:
+        """Arrays described by md superblocks on the disks that are not running: said, not examined."""
+        if not self.host.which("mdadm"):
+            return
+        result = ctx.run_tool(mdstat.examine_scan_argv(), timeout=self.settings.tool_timeout_s)
+        running = {m.device for a in mdstat.parse_mdstat(self.host.read_text(mdstat.MDSTAT) or "")
+                   for m in a.members}
+        for array in mdstat.parse_examine_scan(result.stdout):
+            devices = [d.rsplit("/", 1)[-1] for d in array.devices]
+            if devices and all(d in running for d in devices):
+                continue
+            ctx.info(f"md-on-disk:{array.uuid or array.name}", "md-array-not-assembled",
+                     f"Software RAID array {array.label or array.name}"
+                     + (f" ({array.level}, {array.members} members)" if array.level else "")
+                     + f" is on {', '.join(array.devices) or 'the disks'} but not running here: it was not "
+                     "examined (burnin does not assemble arrays; an earlier owner's array, or this system does "
+                     "not start them).",
+                     {"array": array.name, "uuid": array.uuid, "name": array.label, "level": array.level,
+                      "devices": list(array.devices)})
+
     def check(self, ctx: ModuleContext) -> None:
         self._md_errors = self._md(ctx, "check")
+        self._on_disks(ctx)
         if self._md_errors is None:
             ctx.note("no /proc/mdstat: the md driver is not loaded, so no software RAID array is running"
                      + ("; arrays on the disks (if any) are not assembled here and were not examined"

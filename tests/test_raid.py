@@ -374,9 +374,7 @@ def test_an_enclosure_psu_that_failed_fails_and_a_warm_sensor_warns():
 
 
 def test_arrays_on_the_disks_that_are_not_running_are_listed_from_a_read_only_examine():
-    text = ("ARRAY /dev/md/0  level=raid1 metadata=1.2 num-devices=2 UUID=3a280467:df3d6256:420531f7:cfef10ae "
-            "name=san:0\n   devices=/dev/sdb1,/dev/sdc1\n")
-    (array,) = mdstat.parse_examine_scan(text)
-    assert (array.level, array.members, array.label, array.devices) == ("raid1", 2, "san:0", ("/dev/sdb1",
-                                                                                               "/dev/sdc1"))
+    (array,) = mdstat.parse_examine_scan((DATA / "mdadm/examine-scan-verbose.txt").read_text())
+    assert (array.level, array.members, array.label, array.devices) == ("raid1", 2, "burnin-rig:0",
+                                                                        ("/dev/sde", "/dev/sdd"))
     assert mdstat.examine_scan_argv() == ["mdadm", "--examine", "--scan", "--verbose"]

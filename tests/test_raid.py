@@ -378,3 +378,14 @@ def test_arrays_on_the_disks_that_are_not_running_are_listed_from_a_read_only_ex
     assert (array.level, array.members, array.label, array.devices) == ("raid1", 2, "burnin-rig:0",
                                                                         ("/dev/sde", "/dev/sdd"))
     assert mdstat.examine_scan_argv() == ["mdadm", "--examine", "--scan", "--verbose"]
+
+
+def test_the_rigs_real_failed_member_with_the_kernels_sysfs_values():
+    (array,) = md("rig-raid1-member-failed")
+    sysfs = mdstat.MdSysfs("md0", "clean", "raid1", 2, 1, "idle", "none", 0, None, {
+        "sdd": mdstat.MdMemberState("sdd", ("in_sync",), 0, "0"),
+        "sde": mdstat.MdMemberState("sde", ("faulty",), 0, "none")})
+    found = judge_md(array, sysfs, {"sde": "20000"})
+    assert [(j.code, j.component) for j in found] == [("md-member-failed", "md:/dev/md0/sde"),
+                                                      ("md-array-degraded", "md:/dev/md0")]
+    assert "S/N 20000" in found[0].message and found[1].evidence["missing"] == 1

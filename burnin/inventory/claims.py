@@ -9,6 +9,7 @@
     [nics]        count, speed_mbps (that many ports, each able to run at least this fast), links_up
     [gpus]        count
     [controllers] model (/regex/ or substring, matched against the storage controllers' names and drivers)
+    [raid]        controller (model, /regex/ or substring), cache_mb, battery (bool): checked by the raid module
 
 Loading is strict: an unknown key or a wrong type is a UsageError naming the file, line and key. Checking
 gives one ClaimCheck per claimed value: ok True (as promised), False (a FAIL `claim-mismatch`, expected vs
@@ -45,6 +46,8 @@ SCHEMA: dict[str, dict[str, str]] = {
     "nics": {"count": _INT, "speed_mbps": _INT, "links_up": _INT},
     "gpus": {"count": _INT},
     "controllers": {"model": _TEXT},
+    # Checked by the raid module (its vendor tools know the model, cache and battery): burnin.modules.raid.
+    "raid": {"controller": _TEXT, "cache_mb": _INT, "battery": _BOOL},
 }
 
 
@@ -488,6 +491,23 @@ def _pcie_checks(claims: Claims, inv: Inventory) -> list[ClaimCheck]:
     return checks
 
 
+RAID_DRIVERS = ("megaraid_sas", "hpsa", "smartpqi", "aacraid", "mpt3sas", "mpt2sas")
+
+
+def _raid_checks(claims: Claims, inv: Inventory) -> list[ClaimCheck]:
+    """The raid module checks raid claims against the controllers' own tools; here only the case it cannot
+    see: no RAID controller in the box at all (the raid module then does not run)."""
+    keys = [k for k in ("raid.controller", "raid.cache_mb") if claims.get(k) is not None]
+    if claims.get("raid.battery"):
+        keys.append("raid.battery")
+    if not keys or inv.source == "dmidecode":
+        return []
+    if any(d.kind == "raid" or d.driver in RAID_DRIVERS for d in inv.pcie.devices):
+        return []
+    return [_check(k, claims.get(k), None, False, f"No RAID controller was found, but {k} = {claims.get(k)} "
+                   "was claimed.") for k in keys]
+
+
 def check_claims(
     claims: Claims,
     inventory: Inventory,
@@ -504,6 +524,7 @@ def check_claims(
         *_disk_checks(claims, inventory, power_on_hours),
         *_nic_checks(claims, inventory),
         *_pcie_checks(claims, inventory),
+        *_raid_checks(claims, inventory),
     ]
 
 

@@ -301,3 +301,14 @@ def test_nvml_and_nvidia_smi_agree_on_a_real_gpu():
     for pci, g in nvml.items():
         assert (g.serial, g.uuid, g.link_width_max) == (smi[pci].serial, smi[pci].uuid, smi[pci].link_width_max)
         assert re.match(r"\d+\.\d+", g.driver or "") and g.memory_total_mib and g.temp_c is not None
+
+
+def test_burnin_capture_keeps_nvidia_smi_xml_and_check_judges_it_elsewhere(fake_tools, monkeypatch, tmp_path):
+    monkeypatch.setenv("SMI_XML", str(DATA / "a100-sxm4-uncorrectable-ecc.xml"))
+    out = tmp_path / "capture"
+    assert CliRunner().invoke(main, ["capture", str(out)]).exit_code == 0
+    recorded = json.loads((out / ".burnin-capture" / "commands.json").read_text())
+    assert [c["argv"] for c in recorded if c["argv"][0] == "nvidia-smi"] == [list(nvidia_smi.XML_ARGV)]
+    monkeypatch.setenv("PATH", os.defpath)  # judged elsewhere: no nvidia-smi there
+    result = CliRunner().invoke(main, ["check", "--sysroot", str(out), "--only", "gpu", "--json"])
+    assert result.exit_code == 1 and "gpu-ecc-uncorrectable" in result.stdout, result.output

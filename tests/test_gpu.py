@@ -312,3 +312,25 @@ def test_burnin_capture_keeps_nvidia_smi_xml_and_check_judges_it_elsewhere(fake_
     monkeypatch.setenv("PATH", os.defpath)  # judged elsewhere: no nvidia-smi there
     result = CliRunner().invoke(main, ["check", "--sysroot", str(out), "--only", "gpu", "--json"])
     assert result.exit_code == 1 and "gpu-ecc-uncorrectable" in result.stdout, result.output
+
+
+def test_nvidia_smi_failing_is_an_error_only_when_an_nvidia_gpu_is_on_the_bus(tmp_path):
+    from burnin.module import Skip
+
+    def tree(root: Path, with_gpu: bool) -> GpuModule:
+        meta = root / ".burnin-capture"
+        meta.mkdir(parents=True)
+        meta.joinpath("commands.json").write_text(json.dumps([{
+            "argv": list(nvidia_smi.XML_ARGV), "returncode": 9, "stderr": "", "duration_s": 0.1,
+            "stdout": "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."}]))
+        if with_gpu:
+            dev = root / "sys/bus/pci/devices/0000:01:00.0"
+            dev.mkdir(parents=True)
+            (dev / "vendor").write_text("0x10de\n")
+            (dev / "class").write_text("0x030200\n")
+        return GpuModule(Host(root))
+
+    with pytest.raises(Skip):
+        run_phases(tree(tmp_path / "none", False), phases=("check",))
+    with pytest.raises(RuntimeError, match="couldn't communicate"):
+        run_phases(tree(tmp_path / "gpu", True), phases=("check",))

@@ -83,6 +83,13 @@ class NvidiaGpu:
         return {f"{k}:{series}": float(v) for k, v in values.items() if v is not None}
 
 
+def on_the_bus(host: Any) -> list[str]:
+    """PCI addresses of NVIDIA display/3D controllers in sysfs (vendor 0x10de, class 0x03): GPUs the driver should
+    answer for, whether it does or not."""
+    return [a for d in host.glob("/sys/bus/pci/devices", "*") if (host.read_text(f"{d}/vendor") or "") == "0x10de"
+            and (host.read_text(f"{d}/class") or "").startswith("0x03") and (a := d.rsplit("/", 1)[1])]
+
+
 def normalise_pci(bus_id: str | None) -> str:
     """nvidia-smi's "00000000:01:00.0" -> the kernel's "0000:01:00.0"."""
     text = (bus_id or "").strip().lower()
@@ -204,5 +211,6 @@ def parse_xml(text: str) -> list[NvidiaGpu]:
     return [_gpu(gpu, driver) for gpu in root.findall("gpu")]
 
 
-def as_record(gpu: NvidiaGpu) -> dict[str, Any]:
+def as_record(gpu: Any) -> dict[str, Any]:
+    """A GPU record (NvidiaGpu, amdgpu.AmdGpu) as plain JSON values, for the journal."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in gpu.__dict__.items()}

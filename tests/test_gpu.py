@@ -334,3 +334,10 @@ def test_nvidia_smi_failing_is_an_error_only_when_an_nvidia_gpu_is_on_the_bus(tm
         run_phases(tree(tmp_path / "none", False), phases=("check",))
     with pytest.raises(RuntimeError, match="couldn't communicate"):
         run_phases(tree(tmp_path / "gpu", True), phases=("check",))
+
+
+def test_the_gpu_burn_adapter_is_the_one_docs_writing_a_module_builds():
+    """burnin/tools/gpu_burn.py is promoted from docs/writing-a-module.md as written: the two never drift apart."""
+    doc = (Path(__file__).parent.parent / "docs" / "writing-a-module.md").read_text()
+    block = re.search(r"<!-- file: burnin/tools/gpu_burn.py -->\n```python\n(.*?)```", doc, re.S)[1]
+    assert (Path(gpu_burn.__file__)).read_text() == block

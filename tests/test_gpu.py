@@ -341,3 +341,50 @@ def test_the_gpu_burn_adapter_is_the_one_docs_writing_a_module_builds():
     doc = (Path(__file__).parent.parent / "docs" / "writing-a-module.md").read_text()
     block = re.search(r"<!-- file: burnin/tools/gpu_burn.py -->\n```python\n(.*?)```", doc, re.S)[1]
     assert (Path(gpu_burn.__file__)).read_text() == block
+
+
+def test_the_nvml_adapter_on_the_real_pynvml_api_with_answers_of_an_a100(monkeypatch):
+    """The real nvidia-ml-py module (its constants and error classes) with its device calls answering as a faulty
+    A100 would: every call the adapter makes must exist in pynvml, and unsupported ones become None, never 0."""
+    import pynvml as n
+
+    def unsupported(*_):
+        raise n.NVMLError(n.NVML_ERROR_NOT_SUPPORTED)
+
+    def link_state(_, link):
+        if link >= 12:
+            raise n.NVMLError(n.NVML_ERROR_INVALID_ARGUMENT)
+        return n.NVML_FEATURE_DISABLED if link == 3 else n.NVML_FEATURE_ENABLED
+
+    answers = {
+        "nvmlDeviceGetPciInfo": SimpleNamespace(busId=b"00000000:01:00.0"),
+        "nvmlDeviceGetName": "NVIDIA A100-SXM4-80GB", "nvmlDeviceGetSerial": "1650522003820",
+        "nvmlDeviceGetUUID": "GPU-513536b6", "nvmlDeviceGetVbiosVersion": "92.00.36.00.02",
+        "nvmlDeviceGetMemoryInfo": SimpleNamespace(total=81920 * 2**20, used=50 * 2**20),
+        "nvmlDeviceGetEccMode": (1, 1), "nvmlDeviceGetRemappedRows": (0, 9, 0, 1),
+        "nvmlDeviceGetRowRemapperHistogram": SimpleNamespace(max=638, high=0, partial=0, low=1, none=1),
+        "nvmlDeviceGetUtilizationRates": SimpleNamespace(gpu=100, memory=80),
+        "nvmlDeviceGetPowerUsage": 398210, "nvmlDeviceGetEnforcedPowerLimit": 500000,
+        "nvmlDeviceGetCurrentClocksEventReasons": 0x40, "nvmlDeviceGetGpuMaxPcieLinkGeneration": 4,
+        "nvmlDeviceGetMaxPcieLinkGeneration": 4, "nvmlDeviceGetCurrPcieLinkGeneration": 3,
+        "nvmlDeviceGetCurrPcieLinkWidth": 16, "nvmlDeviceGetMaxPcieLinkWidth": 16, "nvmlDeviceGetPcieReplayCounter": 0,
+        "nvmlDeviceGetTemperature": 83, "nvmlDeviceGetTemperatureThreshold": 89, "nvmlDeviceGetClockInfo": 1410,
+        "nvmlDeviceGetNvLinkErrorCounter": 1,
+    }
+    for name, value in answers.items():
+        assert hasattr(n, name), name
+        monkeypatch.setattr(n, name, lambda *_, value=value: value)
+    monkeypatch.setattr(n, "nvmlDeviceGetTotalEccErrors", lambda _, kind, scope: 2 if (
+        kind, scope) == (n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, n.NVML_VOLATILE_ECC) else 0)
+    for name in ("nvmlDeviceGetRetiredPages", "nvmlDeviceGetRetiredPagesPendingStatus", "nvmlDeviceGetFanSpeed"):
+        monkeypatch.setattr(n, name, unsupported)
+    monkeypatch.setattr(n, "nvmlDeviceGetNvLinkState", link_state)
+    a100 = nvidia_nvml.read_gpu(n, object(), "535.54.03")
+    assert (a100.pci, a100.memory_total_mib, a100.power_w, a100.power_limit_w) == ("0000:01:00.0", 81920, 398.21, 500)
+    assert (a100.retired_pages_dbe, a100.retirement_pending, a100.fan_pct) == (None, None, None)
+    assert (a100.nvlink_errors, a100.nvlinks_down, a100.throttle) == (44, (3,), ("hw_thermal_slowdown",))
+    judged = {j.code: j.severity for j in judge_health(a100, S, SLOT) + judge_sample(a100, S, SLOT)}
+    assert judged == {"gpu-row-remap-failure": Severity.FAIL, "gpu-remapped-rows": Severity.WARN,
+                      "gpu-remap-banks-exhausted": Severity.WARN, "gpu-ecc-uncorrectable": Severity.FAIL,
+                      "gpu-nvlink-down": Severity.WARN, "gpu-link-degraded": Severity.FAIL,
+                      "gpu-throttled": Severity.WARN}

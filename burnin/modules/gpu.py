@@ -1,13 +1,12 @@
 """GPU: every NVIDIA (NVML or `nvidia-smi -q -x`) and AMD (amdgpu sysfs) GPU checked before load, burned in with
 verified results, sampled every second, and named by PCI address, slot and serial in every finding.
 
-Before the load (also on a capture): memory errors against NVIDIA's RMA rules ("GPU Memory Error Management": the
-row-remap failure flag, set after 8 uncorrectable rows in a bank or 512 in all), retired pages, ECC, AMD bad pages,
-model and memory against the claims. Load, in order: DCGM (`dcgmi diag -r LEVEL`, per test and GPU), gpu-burn (its
-OK/FAULTY lines, never its exit code), the built-in CuPy kernel (results compared across GPUs and with the CPU); none
-present: the GPUs are only watched, and a finding says so. Every second: temperature, power, clocks, utilisation,
-throttling, the PCIe link (judged under load only: idle GPUs slow their link) and error counters (growth judged).
-Xid lines are judged by `kernel-log` (its `xid` table: each Xid's meaning, the GPU's slot).
+Before load (also on a capture): memory errors by NVIDIA's RMA rules ("GPU Memory Error Management": the row-remap
+failure flag, set after 8 uncorrectable rows in a bank or 512 in all), retired pages, ECC, NVLink, AMD bad pages,
+claims. Load, in order: DCGM (`dcgmi diag -r LEVEL`, per test and GPU), gpu-burn (OK/FAULTY lines, never its exit
+code), the built-in CuPy kernel (checked across GPUs and with the CPU); none: only watched, and a finding says so.
+Every second: temperature, power, clocks, utilisation, throttling, PCIe link (judged under load only: idle GPUs slow
+it), error counters (growth). Xid lines: `kernel-log`'s `xid` table (each Xid's meaning, the GPU's slot).
 
 | code | severity | when |
 |---|---|---|
@@ -15,7 +14,7 @@ Xid lines are judged by `kernel-log` (its `xid` table: each Xid's meaning, the G
 | `gpu-remap-pending` / `gpu-remap-banks-exhausted` | WARN (settings `remap_pending`, `banks_exhausted`) | a row remap waits for a reset (a recent uncorrectable error) / banks with no spare row left |
 | `gpu-retired-pages-pending` / `gpu-retired-pages` | FAIL (setting `pending_retirement`) / FAIL or WARN | a page waits to be retired (pre-Ampere) / `retired_pages_fail` (60 of at most 64) retired pages FAIL, a double-bit one WARNs |
 | `gpu-ecc-uncorrectable` / `gpu-ecc-uncorrectable-history` | FAIL / WARN (setting `aggregate_uncorrectable`) | uncorrectable ECC errors since the driver loaded (or the SRAM threshold flag) / in the GPU's lifetime |
-| `gpu-ecc-disabled` | WARN (setting `ecc_disabled`) | ECC is off: memory errors go unseen |
+| `gpu-ecc-disabled` / `gpu-nvlink-down` | WARN (setting `ecc_disabled`) / WARN | ECC is off: memory errors go unseen / NVLink links down while the GPU's others are up |
 | `gpu-errors-grew` | FAIL / WARN | uncorrectable counters grew during the run / corrected ones (setting `corrected`), PCIe replays, NVLink |
 | `gpu-link-degraded` / `gpu-throttled` | FAIL / WARN (settings `link_under_load`, `throttle`) | under load: a PCIe link below what GPU and slot allow / thermal or power-brake slowdown (dead fan, dried paste, PSU) |
 | `gpu-dcgm-fail` / `gpu-dcgm-warn` | FAIL / WARN | a DCGM diagnostic test failed or warned on the GPU |
@@ -120,6 +119,8 @@ def judge_health(gpu: NvidiaGpu, s: GpuSettings, slot: str | None = None) -> lis
             "uncorrectable ECC errors in its lifetime.", aggregate=gpu.ecc_aggregate_uncorrectable)
     if gpu.ecc_mode == "Disabled":
         add(s.ecc_disabled, "gpu-ecc-disabled", "runs with ECC switched off: its memory errors cannot be seen.")
+    if gpu.nvlinks_down:
+        add(WARN, "gpu-nvlink-down", f"has NVLink links {list(gpu.nvlinks_down)} down.", links=list(gpu.nvlinks_down))
     return out
 
 
@@ -127,15 +128,13 @@ def judge_sample(gpu: NvidiaGpu, s: GpuSettings, slot: str | None = None) -> lis
     """A reading taken under load (utilisation at `load_util_pct` or more): the PCIe link and slowdowns."""
     if gpu.util_pct is None or gpu.util_pct < s.load_util_pct:
         return []
-    comp, who, ident = describe(gpu, slot)
-    link = {"gen": gpu.link_gen, "gen_max": gpu.link_gen_max, "width": gpu.link_width,
-            "width_max": gpu.link_width_max, "util_pct": gpu.util_pct}
-    out = []
+    (comp, who, ident), out = describe(gpu, slot), []
+    link = {k: getattr(gpu, f"link_{k}") for k in ("gen", "gen_max", "width", "width_max")}
     if (gpu.link_gen and gpu.link_gen_max and gpu.link_gen < gpu.link_gen_max) or (
             gpu.link_width and gpu.link_width_max and gpu.link_width < gpu.link_width_max):
         out.append(Judgement(Severity(s.link_under_load), comp, "gpu-link-degraded", f"{who} runs its PCIe link at "
                              f"Gen{gpu.link_gen} x{gpu.link_width} under load where GPU and slot allow "
-                             f"Gen{gpu.link_gen_max} x{gpu.link_width_max}.", {**ident, **link}))
+                             f"Gen{gpu.link_gen_max} x{gpu.link_width_max}.", {**ident, **link, "util_pct": gpu.util_pct}))
     bad = [r for r in gpu.throttle if r in BAD_THROTTLE]
     if bad:
         out.append(Judgement(Severity(s.throttle), comp, "gpu-throttled", f"{who} slowed down under load: "
@@ -243,6 +242,7 @@ class GpuModule(Module):
                 self.emit(ctx, judge_sample(g, self.settings, slot))
         for f in [c.finding() for c in check_gpu_claims(ctx.claims, list(self.before.values()))]:
             ctx.finding(f.severity, f.component, f.code, f.message, f.evidence)
+        self.before = self.read(ctx) if self.nvml else self.before  # growth is judged in the samples' own source
 
     def sample(self, ctx: ModuleContext) -> None:
         now = self.read(ctx)
@@ -297,4 +297,4 @@ class GpuModule(Module):
     def finish(self, ctx: ModuleContext) -> None:
         if not self.before:
             raise Skip("no GPU was read before the run")
-        self.emit(ctx, judge_growth(self.before, self.read(ctx, journal=True), self.settings, self.slots))
+        self.emit(ctx, judge_growth(self.before, self.read(ctx), self.settings, self.slots))

@@ -53,7 +53,7 @@ BAD_THROTTLE = ("hw_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown",
 
 @dataclass(frozen=True)
 class GpuSettings:
-    engines: tuple[str, ...] = setting(("dcgm", "gpu-burn", "builtin"), "GPU load engines, in this order (dcgm, gpu-burn, builtin)")
+    engines: tuple[str, ...] = setting(("dcgm", "gpu-burn", "builtin"), "GPU load engines, in this order")
     dcgm_level: int = setting(2, "dcgmi diag level: 1 (seconds), 2 (about 2 min), 3 (about 15 min)")
     remap_uncorrectable_fail: int = setting(512, "uncorrectable remapped rows that FAIL (NVIDIA: 512)", unit="rows")
     retired_pages_fail: int = setting(60, "retired pages at which a GPU FAILs (pre-Ampere; 64 at most)", unit="pages")
@@ -62,7 +62,7 @@ class GpuSettings:
     pending_retirement: str = setting("fail", "severity of a page waiting to be retired", choices=SEVERITIES)
     aggregate_uncorrectable: str = setting("warn", "severity of lifetime uncorrectable ECC errors", choices=SEVERITIES)
     ecc_disabled: str = setting("warn", "severity of a GPU with ECC switched off", choices=SEVERITIES)
-    corrected: str = setting("warn", "severity of corrected, PCIe replay or NVLink errors in the run", choices=SEVERITIES)
+    corrected: str = setting("warn", "severity of corrected/PCIe/NVLink errors in the run", choices=SEVERITIES)
     link_under_load: str = setting("fail", "severity of a PCIe link below GPU and slot under load", choices=SEVERITIES)
     load_util_pct: float = setting(50.0, "utilisation from which a GPU counts as under load (link judging)", unit="%")
     throttle: str = setting("warn", "severity of thermal or power-brake slowdown under load", choices=SEVERITIES)
@@ -129,12 +129,12 @@ def judge_sample(gpu: NvidiaGpu, s: GpuSettings, slot: str | None = None) -> lis
     if gpu.util_pct is None or gpu.util_pct < s.load_util_pct:
         return []
     (comp, who, ident), out = describe(gpu, slot), []
-    link = {k: getattr(gpu, f"link_{k}") for k in ("gen", "gen_max", "width", "width_max")}
+    link = {k: getattr(gpu, k) for k in ("link_gen", "link_gen_max", "link_width", "link_width_max", "util_pct")}
     if (gpu.link_gen and gpu.link_gen_max and gpu.link_gen < gpu.link_gen_max) or (
             gpu.link_width and gpu.link_width_max and gpu.link_width < gpu.link_width_max):
         out.append(Judgement(Severity(s.link_under_load), comp, "gpu-link-degraded", f"{who} runs its PCIe link at "
                              f"Gen{gpu.link_gen} x{gpu.link_width} under load where GPU and slot allow "
-                             f"Gen{gpu.link_gen_max} x{gpu.link_width_max}.", {**ident, **link, "util_pct": gpu.util_pct}))
+                             f"Gen{gpu.link_gen_max} x{gpu.link_width_max}.", {**ident, **link}))
     bad = [r for r in gpu.throttle if r in BAD_THROTTLE]
     if bad:
         out.append(Judgement(Severity(s.throttle), comp, "gpu-throttled", f"{who} slowed down under load: "
@@ -257,9 +257,9 @@ class GpuModule(Module):
         if engine == "builtin":
             load, wrong = cupy_matmul.load(self.settings.builtin_n)
             return load, lambda: wrong
+        burn = os.path.dirname(str(self.host.which("gpu_burn")))  # gpu_burn reads its compare.ptx from there
         program = dcgm.program(self.settings.dcgm_level) if engine == "dcgm" else dataclasses.replace(
-            gpu_burn.program(max(10, int(seconds) - 5)), cwd=os.path.dirname(str(self.host.which("gpu_burn"))),
-            env={"CUDA_DEVICE_ORDER": "PCI_BUS_ID"})  # CUDA's device N is then the N-th GPU in PCI order
+            gpu_burn.program(max(10, int(seconds * 0.9) - 10)), cwd=burn, env={"CUDA_DEVICE_ORDER": "PCI_BUS_ID"})
         load = ProgramLoad(self.host, program)
         return load, lambda: load.outcome
 

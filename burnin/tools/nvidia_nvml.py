@@ -2,7 +2,8 @@
 `nvidia-smi -q -x` gives, read in milliseconds, so the GPUs can be sampled every second.
 
 pynvml is imported only when called (it is a ctypes wrapper that needs the driver's libnvidia-ml.so.1 at run time).
-A query a GPU does not support raises NVMLError: that value is None, never 0. Never judges.
+A query a GPU does not support raises NVMLError: that value is None, never 0. CUDA numbers devices in PCI order here
+(the gpu module sets CUDA_DEVICE_ORDER=PCI_BUS_ID for gpu-burn), as NVML and DCGM do. Never judges.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def read_gpu(n: Any, h: Any, driver: str | None = None) -> NvidiaGpu:
         fan_pct=_get(n.nvmlDeviceGetFanSpeed, h), temp_c=_get(n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU),
         temp_slowdown_c=_get(n.nvmlDeviceGetTemperatureThreshold, h, n.NVML_TEMPERATURE_THRESHOLD_SLOWDOWN),
         power_w=power / 1000 if power is not None else None, power_limit_w=limit / 1000 if limit is not None else None,
-        util_pct=util.gpu if util is not None else None, sm_clock_mhz=_get(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM),
+        util_pct=util.gpu if util is not None else None,
+        sm_clock_mhz=_get(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM),
     )
 
 

@@ -1,10 +1,10 @@
 """NVIDIA Xid events, one row per Xid whose meaning NVIDIA documents: "NVRM: Xid (PCI:0000:3b:00): 79, pid=..., ...".
 
-Sources: NVIDIA's "XID Errors" documentation (docs.nvidia.com/deploy/xid-errors: the Xid catalogue and its
-"Analyzing Xid Errors" pages) and "Dynamic Page Retirement" (Xid 48/63/64) for the meanings. Severity rule: an Xid that says the
-hardware is at fault or gave up (uncorrectable memory error, row-remap or page-retirement failure, NVLink error,
-fallen off the bus, micro-controller halt, GSP firmware failure, an unstable memory interface) -> FAIL; one that
-records a repair waiting for a reset, a corrected-error storm, or what is most often an application fault
+Sources: NVIDIA's "XID Errors" documentation (docs.nvidia.com/deploy/xid-errors: the Xid catalogue, "Analyzing
+Xid Errors") and "Dynamic Page Retirement" (Xid 48/63/64) for the meanings. Severity rule: an Xid that says the
+hardware is at fault or gave up (uncorrectable memory error, a high single-bit error rate, row-remap or
+page-retirement failure, NVLink error, fallen off the bus, micro-controller halt, GSP firmware failure, an unstable
+memory interface) -> FAIL; one that records a repair waiting for a reset, or what is most often an application fault
 (graphics exceptions, page faults, timeouts) -> WARN. Xids without a row here fall through to the `gpu` table's
 generic rows. The component is the GPU's PCI address (function 0): the kernel-log module names its slot from the
 inventory.
@@ -52,7 +52,8 @@ _EXAMPLE_TEXT = {
          "in the framebuffer at partition 6, subpartition 0.", _DOC),
     63: ("NVRM: Xid (PCI:0000:10:1c): 63, pid=1896, Row Remapper: New row marked for remapping, reset gpu to activate.",
          "https://github.com/stas00/ml-engineering/blob/master/compute/accelerator/nvidia/debug.md"),
-    79: ("NVRM: Xid (PCI:0000:44:00): 79, GPU has fallen off the bus", "https://github.com/NVIDIA/NVSentinel/issues/155"),
+    79: ("NVRM: Xid (PCI:0000:44:00): 79, GPU has fallen off the bus",
+         "https://github.com/NVIDIA/NVSentinel/issues/155"),
 }
 
 TABLE = tuple(

@@ -388,3 +388,9 @@ def test_the_nvml_adapter_on_the_real_pynvml_api_with_answers_of_an_a100(monkeyp
                       "gpu-remap-banks-exhausted": Severity.WARN, "gpu-ecc-uncorrectable": Severity.FAIL,
                       "gpu-nvlink-down": Severity.WARN, "gpu-link-degraded": Severity.FAIL,
                       "gpu-throttled": Severity.WARN}
+
+
+def test_the_module_is_at_most_300_lines_plus_its_tool_adapters():
+    from burnin.modules import gpu as module
+
+    assert len(Path(module.__file__).read_text().splitlines()) <= 300

@@ -22,7 +22,7 @@ from burnin.load import Ended
 from burnin.model import Severity
 from burnin.modules.gpu import GpuModule, GpuSettings, judge_amd, judge_engine, judge_growth, judge_health, \
     judge_sample
-from burnin.testing import RecordingContext, run_phases
+from burnin.testing import RecordingContext, run_phases, wait_for
 from burnin.tools import amdgpu, cupy_matmul, dcgm, gpu_burn, nvidia_nvml, nvidia_smi
 
 DATA = Path(__file__).parent / "data" / "gpu"
@@ -155,8 +155,26 @@ def test_the_builtin_kernel_catches_a_gpu_that_computes_wrong():
     result = cupy_matmul.check_round(PythonBackend(), [0, 1, 2], seed=7, n=12)
     assert sorted(result.wrong) == [1] and "the CPU says" in result.wrong[1][0]
     assert "differs from 2 other GPUs" in result.wrong[1][-1]
-    (finding,) = judge_engine("builtin", [("0000:02:00.0", result.wrong[1])], [gpu("a100-sxm4.xml")], {})
+    (finding,) = judge_engine("builtin", cupy_matmul.Outcome([("0000:02:00.0", result.wrong[1])], 1),
+                              [gpu("a100-sxm4.xml")], {})
     assert (finding.code, finding.component) == ("gpu-compute-mismatch", "gpu")  # a GPU nvidia-smi did not list
+
+
+def test_the_builtin_load_counts_its_rounds_and_says_why_it_stopped():
+    load, outcome = cupy_matmul.load(8, PythonBackend())
+    load.start()
+    wait_for(lambda: outcome.rounds >= 2, what="two rounds of the built-in kernel")
+    load.stop()
+    assert not load.poll(5.0) and outcome.error is None
+    assert {pci for pci, _ in outcome.wrong} == {"0000:02:00.0"}
+
+    class Broken(PythonBackend):
+        def matmul(self, *args):
+            raise RuntimeError("cudaErrorMemoryAllocation: out of memory")
+
+    load, outcome = cupy_matmul.load(8, Broken())
+    load.start()
+    assert not load.poll(5.0) and outcome.rounds == 0 and "out of memory" in outcome.error
 
 
 # -- the whole module, with stand-ins on PATH --------------------------------------------------------------------------

@@ -180,7 +180,7 @@ def judge_engine(engine: str, outcome: Any, gpus: list[NvidiaGpu], slots: dict[s
     kernel's mismatches, each naming its GPU."""
     rows = ([(r.gpu, r.status, f"{r.category} / {r.test}: {r.detail}") for r in outcome.results] if engine == "dcgm"
             else [(i, "fail" if v == "FAULTY" else "pass", f"gpu-burn: {v}") for i, v in outcome.tested.items()]
-            if engine == "gpu-burn" else [(pci, "fail", "; ".join(why)) for pci, why in outcome])
+            if engine == "gpu-burn" else [(pci, "fail", "; ".join(why)) for pci, why in outcome.wrong])
     out, by_key = [], {**{g.pci: g for g in gpus}, **dict(enumerate(gpus))}
     for index, status, detail in (r for r in rows if r[1] in ("fail", "warn")):
         gpu = by_key.get(index)
@@ -255,8 +255,8 @@ class GpuModule(Module):
     def engine_load(self, engine: str, seconds: float) -> tuple[Any, Any]:
         """(load, how its outcome is read) for one engine that is present."""
         if engine == "builtin":
-            load, wrong = cupy_matmul.load(self.settings.builtin_n)
-            return load, lambda: wrong
+            load, result = cupy_matmul.load(self.settings.builtin_n)
+            return load, lambda: result
         burn = os.path.dirname(str(self.host.which("gpu_burn")))  # gpu_burn reads its compare.ptx from there
         program = dcgm.program(self.settings.dcgm_level) if engine == "dcgm" else dataclasses.replace(
             gpu_burn.program(max(10, int(seconds * 0.9) - 10)), cwd=burn, env={"CUDA_DEVICE_ORDER": "PCI_BUS_ID"})
@@ -279,11 +279,11 @@ class GpuModule(Module):
             drive(ctx, [load], until=None if engine == "dcgm" else time.monotonic() + share,
                   interval_s=self.settings.interval_s, sample=lambda *_: self.sample(ctx), engine=engine)
             result = outcome()
-            if engine == "builtin" or getattr(result, "results", None) or getattr(result, "tested", None):
+            if any(getattr(result, key, None) for key in ("results", "tested", "rounds")):
                 gave += 1
                 self.emit(ctx, judge_engine(engine, result, nvidia, self.slots))
             else:  # stopped at the end of the run before it reported, or failed to run
-                self.emit(ctx, [Judgement(WARN, "gpu", "gpu-engine-error", f"{engine} gave no result.",
+                self.emit(ctx, [Judgement(WARN, f"gpu:{engine}", "gpu-engine-error", f"{engine} gave no result.",
                                           {"engine": engine, "outcome": repr(result)[-500:]})])
         if wanted and not gave and not (ctx.stopping() and time.monotonic() < ctx.deadline):  # not a Ctrl-C
             raise RuntimeError("no GPU engine gave a result: " + ", ".join(wanted))

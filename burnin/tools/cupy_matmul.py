@@ -101,22 +101,36 @@ def cupy_missing() -> str | None:
     return None
 
 
-def load(n: int, backend: Backend | None = None) -> tuple[Any, list[tuple[str, list[str]]]]:
-    """Rounds of `check_round` on every device until stopped, as a `ThreadLoad`; the list fills with (PCI address,
-    what was wrong) for every device that computed wrong."""
+@dataclass
+class Outcome:
+    """What the rounds found: (PCI address, what was wrong) per wrong device, rounds done, and the error that ended
+    them (a CUDA error is not a pass)."""
+
+    wrong: list[tuple[str, list[str]]]
+    rounds: int = 0
+    error: str | None = None
+
+
+def load(n: int, backend: Backend | None = None) -> tuple[Any, Outcome]:
+    """Rounds of `check_round` on every device until stopped, as a `ThreadLoad`, and the `Outcome` they fill."""
     import threading
     import time
 
     from burnin.load import ThreadLoad
 
-    stop, wrong = threading.Event(), []
-    backend = backend or CupyBackend()
-    devices = dict(backend.devices())
+    stop, outcome = threading.Event(), Outcome([])
 
     def work() -> None:
         seed = int(time.time())
-        while not stop.is_set():
-            seed += 1
-            wrong.extend((devices[d], why) for d, why in check_round(backend, list(devices), seed, n).wrong.items())
+        try:
+            active = backend or CupyBackend()
+            devices = dict(active.devices())
+            while not stop.is_set():
+                seed += 1
+                result = check_round(active, list(devices), seed, n)
+                outcome.wrong.extend((devices[d], why) for d, why in result.wrong.items())
+                outcome.rounds += 1
+        except Exception as exc:  # noqa: BLE001 - CUDA out of memory, a device lost: said, never a silent pass
+            outcome.error = f"{type(exc).__name__}: {exc}"
 
-    return ThreadLoad("builtin matrix kernel", threading.Thread(target=work, daemon=True), stop), wrong
+    return ThreadLoad("builtin matrix kernel", threading.Thread(target=work, daemon=True), stop), outcome

@@ -31,7 +31,8 @@ NEVER = ("/dev/", "/proc/kcore", "/proc/kmsg")  # device nodes and streams: noth
 def record_checks(host: Host, module_classes: Mapping[str, type]) -> dict[str, str]:
     """Run the inventory and the check phase of every monitor module on a recording host.
 
-    Returns {module: what happened}, for the manifest. Stress modules are not run: a capture loads nothing.
+    Returns {module: what happened}, for the manifest. Only check phases run (a capture loads nothing): those of
+    the monitor modules, and of the stress modules that judge captures (their preflight reads, never their load).
     """
     from burnin.inventory import collect
     from burnin.testing import RecordingContext
@@ -40,7 +41,8 @@ def record_checks(host: Host, module_classes: Mapping[str, type]) -> dict[str, s
     inventory = collect(host)
     outcomes["(inventory)"] = "collected"
     for name, cls in sorted(module_classes.items()):
-        if cls.stress or not cls.implements("check"):
+        # A stress module whose check phase judges captures (gpu: nvidia-smi -q -x, amdgpu sysfs) is recorded too.
+        if not cls.applies_to_captures() or not cls.implements("check"):
             outcomes[name] = "not run (stress module, or no check phase)"
             continue
         module = cls(host)

@@ -31,7 +31,7 @@ AREAS: dict[str, str] = {
     "devices": "devices dropping off under load",
     "storage-links": "SAS/SATA cables and backplanes",
     "bmc": "the BMC's event log and sensors",
-    "gpu": "GPUs",
+    "gpu": "GPUs (memory errors, load with checked results, PCIe link)",
     "raid": "RAID controllers and arrays",
 }
 

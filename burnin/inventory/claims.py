@@ -7,7 +7,8 @@
                   (or one [disks] table; each [[disks]] table is one kind of disk; without count, every disk
                   of that transport must meet it)
     [nics]        count, speed_mbps (that many ports, each able to run at least this fast), links_up
-    [gpus]        count
+    [gpus]        count; model (substring or /regex/ of every GPU's name) and memory_gib (per GPU), checked by
+                  the gpu module from the GPUs' own answers (NVML, nvidia-smi, amdgpu)
     [controllers] model (/regex/ or substring, matched against the storage controllers' names and drivers)
     [raid]        controller (model, /regex/ or substring), cache_mb, battery (bool): checked by the raid module
 
@@ -44,7 +45,7 @@ SCHEMA: dict[str, dict[str, str]] = {
                "ecc": _BOOL},
     "disks": {"count": _INT, "min_size_gb": _NUMBER, "transport": _STR, "max_power_on_hours": _INT},
     "nics": {"count": _INT, "speed_mbps": _INT, "links_up": _INT},
-    "gpus": {"count": _INT},
+    "gpus": {"count": _INT, "model": _TEXT, "memory_gib": _NUMBER},  # model, memory_gib: the gpu module checks
     "controllers": {"model": _TEXT},
     # Checked by the raid module (its vendor tools know the model, cache and battery): burnin.modules.raid.
     "raid": {"controller": _TEXT, "cache_mb": _INT, "battery": _BOOL},
@@ -506,6 +507,30 @@ def _raid_checks(claims: Claims, inv: Inventory) -> list[ClaimCheck]:
         return []
     return [_check(k, claims.get(k), None, False, f"No RAID controller was found, but {k} = {claims.get(k)} "
                    "was claimed.") for k in keys]
+
+
+# -- GPUs (the gpu module reads their names and memory; the inventory knows only their PCI ids) ----------------
+GPU_MEMORY_SLACK = 0.97  # drivers keep a few percent of a GPU's memory back (an "80 GB" A100 shows 79.6 GiB)
+
+
+def check_gpu_claims(claims: Claims | None, gpus: Sequence[Any]) -> list[ClaimCheck]:
+    """`[gpus] model` and `memory_gib` against GPU records (`name`, `pci`, `memory_bytes`)."""
+    checks: list[ClaimCheck] = []
+    model = claims.get("gpus.model") if claims is not None else None
+    memory = claims.get("gpus.memory_gib") if claims is not None else None
+    if model is not None:
+        checks.append(_text_check("gpus.model", model, [g.name for g in gpus], "GPU model"))
+    if memory is not None:
+        sizes = {g.pci: round(g.memory_bytes / GIB, 1) for g in gpus if g.memory_bytes}
+        if not sizes:
+            checks.append(_unchecked("gpus.memory_gib", memory, "no GPU said how much memory it has"))
+        else:
+            short = sorted(p for p, v in sizes.items() if v < memory * GPU_MEMORY_SLACK)
+            shown = ", ".join(f"{v:g} GiB" for v in sorted(set(sizes.values())))
+            checks.append(_check("gpus.memory_gib", memory, min(sizes.values()), not short,
+                                 f"GPU memory: {shown}" + (f"; {memory:g} GiB per GPU was claimed ({', '.join(short)} "
+                                                           "short)." if short else ", as claimed."), per_gpu=sizes))
+    return checks
 
 
 def check_claims(

@@ -69,6 +69,20 @@ _CATALOGUE = (
     Metric("bmc_fan_rpm", "BMC fan speeds", "RPM", "RPM", "BMC slowest fan {value}", "min", order=41),
     Metric("bmc_volts", "BMC voltages", "V", "V", "{value}", "each", order=42),
     Metric("bmc_power_w", "BMC power draw", "W", "W", "drawing {value}", "sum", order=43),
+    # The gpu module, one series per GPU ("gpu 0000:01:00.0"), every second.
+    Metric("gpu_temp_c", "GPU temperatures", "°C", "C", "hottest GPU {value}", "max", order=50),
+    Metric("gpu_power_w", "GPU power draw", "W", "W", "GPUs drawing {value}", "sum", order=51),
+    Metric("gpu_util_pct", "GPU utilisation", "%", "%", "GPUs busy {value}", "mean", order=52),
+    Metric("gpu_clock_mhz", "GPU clocks", "MHz", "MHz", "GPU clock {value}", "min", order=53),
+    Metric("gpu_mem_used_mib", "GPU memory used", "MiB", "MiB", "{value} GPU memory used", "sum", order=54),
+    Metric("gpu_fan_pct", "GPU fan speeds", "%", "%", "slowest GPU fan {value}", "min", order=55),
+    Metric("gpu_pcie_gen", "GPU PCIe link generation", "", "", "GPU link Gen{value}", "min", order=56),
+    Metric("gpu_pcie_width", "GPU PCIe link width", "lanes", "lanes", "GPU link x{value}", "min", order=57),
+    Metric("gpu_throttled", "GPUs slowed down", "GPUs", "GPUs", "{value} GPUs throttled", "sum", order=58),
+    Metric("gpu_ecc_ce", "GPU corrected ECC errors", "errors", "errors", "{value} GPU corrected ECC", "sum",
+           "counter", 59),
+    Metric("gpu_ecc_ue", "GPU uncorrected ECC errors", "errors", "errors", "{value} GPU uncorrected ECC", "sum",
+           "counter", 60),
 )
 CATALOGUE: dict[str, Metric] = {m.prefix: m for m in _CATALOGUE}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from burnin.kernel_log.catalogue import (aer, ata, block, edac, ghes, gpu, ipmi, mce, memory, nic, nvme, raid, scsi,
-                                         system)
+                                         system, xid)
 from burnin.kernel_log.entry import Entry
 
 # (subsystem name, table) in search order.
@@ -27,6 +27,7 @@ TABLES = (
     ("nvme", nvme.TABLE),
     ("raid", raid.TABLE),
     ("nic", nic.TABLE),
+    ("xid", xid.TABLE),  # one row per documented NVIDIA Xid, before the gpu table's generic Xid rows
     ("gpu", gpu.TABLE),
     ("ipmi", ipmi.TABLE),
     ("system", system.TABLE),

@@ -17,6 +17,7 @@ from burnin.inventory.smbios import (
     ChassisRecord,
     MemoryArrayRecord,
     MemoryDeviceRecord,
+    MemoryMappedRecord,
     ProcessorRecord,
     SlotRecord,
     Smbios,
@@ -202,6 +203,24 @@ def _memory_device(s: TextStructure) -> MemoryDeviceRecord:
     ))
 
 
+def _memory_mapped(s: TextStructure) -> MemoryMappedRecord | None:
+    """Type 20: "Starting Address: 0x00400000000", "Ending Address: 0x007FFFFFFFF" (bytes, inclusive)."""
+    try:
+        start, end = int(s.values["Starting Address"], 16), int(s.values["Ending Address"], 16)
+    except (KeyError, ValueError):
+        return None
+
+    def small(key: str) -> int | None:
+        value = s.values.get(key, "")
+        return int(value) if value.isdecimal() else None
+
+    return MemoryMappedRecord(
+        handle=s.handle, start=start, end=end, device_handle=_handle(s.values.get("Physical Device Handle")),
+        array_mapped_handle=_handle(s.values.get("Memory Array Mapped Address Handle")),
+        partition_row=small("Partition Row Position"), interleave_position=small("Interleave Position"),
+        interleaved_depth=small("Interleaved Data Depth"))
+
+
 def parse_dmidecode_text(text: str) -> Smbios:
     """Parse `dmidecode` output into the SMBIOS records. Raises SmbiosError if it is not dmidecode output."""
     version, structures = split_structures(text)
@@ -222,4 +241,5 @@ def parse_dmidecode_text(text: str) -> Smbios:
         memory_arrays=tuple(_memory_array(s) for s in structures if s.type == 16),
         memory_devices=tuple(_memory_device(s) for s in structures if s.type == 17),
         structure_count=len(structures),
+        memory_mapped=tuple(r for r in (_memory_mapped(s) for s in structures if s.type == 20) if r is not None),
     )

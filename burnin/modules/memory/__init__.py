@@ -30,7 +30,7 @@ Findings:
 
 | code | severity | when |
 |------|----------|------|
-| `memory-mismatch` | FAIL | a pattern check or stressapptest found wrong data (virtual and physical address, expected and actual word, flipped bits, NUMA node and the DIMMs that may hold it) |
+| `memory-mismatch` | FAIL | a pattern check or stressapptest found wrong data (virtual and physical address, expected and actual word, flipped bits, NUMA node, and the DIMM that holds the address by the EDAC driver's decoder, else the firmware's SMBIOS type 20 map, else "address only, no decoder on this platform": `memory.locate`) |
 | `memory-worker-died` | FAIL | a worker crashed under load, e.g. SIGBUS from a poisoned page; WARN when it was killed from outside (SIGKILL while memory was not short) |
 | `ecc-uncorrected` | FAIL | an uncorrected ECC error, since boot or during the run |
 | `ecc-corrected-rate` | FAIL | corrected ECC errors at more than `ce_per_hour_fail` per hour (over a window of at least one hour, so one error in a short run is not a rate) |

@@ -110,14 +110,11 @@ def test_one_dimm_counting_the_injected_error_proves_it_and_names_the_dimm(tmp_p
     assert nothing.status == eccproof.UNVERIFIED and "not counted within 10 s" in nothing.why
 
 
-def test_pagemap_gives_the_physical_address_of_a_page_of_this_process():
-    assert eccproof.pagemap_entry_to_pfn(1 << 63 | 0x1234) == 0x1234
-    assert eccproof.pagemap_entry_to_pfn(0x1234) is None  # not present
-    assert eccproof.pagemap_entry_to_pfn(1 << 63) is None  # present, but the frame is hidden (not root)
+def test_pagemap_gives_the_physical_address_of_the_page_to_inject_into():
     buf = mmap.mmap(-1, mmap.PAGESIZE)
     buf[:] = b"\x5a" * mmap.PAGESIZE
     virtual = eccproof._address(buf)
-    phys = eccproof.physical_address(virtual)
+    phys, _ = eccproof.physical_address("/proc/self/pagemap", virtual)
     if os.geteuid() == 0:
         assert phys is not None and phys % mmap.PAGESIZE == virtual % mmap.PAGESIZE
     else:
@@ -141,3 +138,47 @@ def test_verdict_block_line_is_never_silent():
     assert ecc_reporting([found], {"memory": Verdict.PASS}) == "ECC reporting proven (DIMM P1-DIMMA1)"
     assert ecc_reporting([], {"cpu": Verdict.PASS}) == "ECC reporting unverified: the memory module did not run"
     assert "did not get to it (SKIP)" in ecc_reporting([], {"memory": Verdict.SKIP})
+
+
+class LiveTree(Host):
+    """A copied tree standing in for the live machine: EINJ's files are plain files, /proc is the real one."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.live = True
+
+
+def test_prove_writes_the_einj_protocol_and_names_the_dimm_that_counted(tmp_path):
+    import threading
+    import time
+
+    root = tmp_path / "tree"
+    shutil.copytree(EDAC / "s2600kpr-sb_edac", root)
+    einj = root / "sys/kernel/debug/apei/einj"
+    shutil.copytree(EINJ / "kernel-doc/sys/kernel/debug/apei/einj", einj)
+    for name in ("error_type", "param1", "param2", "error_inject"):
+        (einj / name).write_text("")
+    (root / "proc").symlink_to("/proc")
+    counter = root / "sys/devices/system/edac/mc/mc0/dimm6/dimm_ce_count"
+
+    def firmware():  # a stand-in for the platform: the injected error is corrected and counted on one DIMM
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (einj / "error_inject").read_text():
+            time.sleep(0.01)
+        counter.write_text(str(int(counter.read_text()) + 1) + "\n")
+
+    thread = threading.Thread(target=firmware)
+    thread.start()
+    host = LiveTree(root)
+    module = MemoryModule(host)
+    ctx = RecordingContext("memory", host)
+    proof = eccproof.prove(host, timeout_s=5, names=lambda s: module.ecc.names(ctx, s), poll_s=0.02)
+    thread.join()
+    if os.geteuid() == 0:
+        assert (einj / "error_type").read_text() == "0x8"
+        assert (einj / "param2").read_text() == "0xfffffffffffff000" and (einj / "error_inject").read_text() == "1"
+        assert int((einj / "param1").read_text(), 16) % mmap.PAGESIZE == 0  # the page burnin owns
+        assert proof.status == eccproof.PROVEN
+        assert proof.line() == "ECC reporting proven (DIMM CPU_SrcID#0_Ha#0_Chan#2_DIMM#0 (channel 2 slot 0))"
+    else:
+        assert proof.status == eccproof.UNVERIFIED and "physical address" in proof.why

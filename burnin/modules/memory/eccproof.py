@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import mmap
 import os
-import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from burnin.host import Host
+from burnin.modules.memory.patterns import physical_address
 from burnin.tools import edac
 
 EINJ_DIR = "/sys/kernel/debug/apei/einj"
@@ -110,30 +110,6 @@ def gather(host: Host, ecc_types: tuple[str, ...] | None, allowed: bool,
                   allowed=allowed, live=host.live, kernel_lines=kernel_lines)
 
 
-# -- physical addresses ---------------------------------------------------------------------------------------
-def pagemap_entry_to_pfn(entry: int) -> int | None:
-    """A /proc/PID/pagemap entry: bit 63 present, bits 0-54 the page frame (0 without CAP_SYS_ADMIN)."""
-    if not entry >> 63 & 1:
-        return None
-    pfn = entry & ((1 << 55) - 1)
-    return pfn or None
-
-
-def physical_address(virtual: int, pagemap: str = "/proc/self/pagemap") -> int | None:
-    """The physical address behind a virtual address of this process, or None (not root, page not present)."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    try:
-        with open(pagemap, "rb") as f:
-            f.seek(virtual // page * 8)
-            raw = f.read(8)
-    except OSError:
-        return None
-    if len(raw) != 8:
-        return None
-    pfn = pagemap_entry_to_pfn(struct.unpack("<Q", raw)[0])
-    return None if pfn is None else pfn * page + virtual % page
-
-
 # -- the injection (root, real hardware) ------------------------------------------------------------------------
 def _write(host: Host, name: str, value: str) -> None:
     with open(host.path(f"{EINJ_DIR}/{name}"), "w") as f:
@@ -147,10 +123,9 @@ def prove(host: Host, timeout_s: float = 10.0, names: Callable[[edac.EdacSnapsho
     buf = mmap.mmap(-1, page, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     try:
         buf[:] = b"\xa5" * page  # touch: the page must exist before it has a physical address
-        virtual = struct.unpack("<Q", struct.pack("<q", _address(buf)))[0]
-        phys = physical_address(virtual)
+        phys, why = physical_address(str(host.path("/proc/self/pagemap")), _address(buf))
         if phys is None:
-            return EccProof(UNVERIFIED, "the page's physical address is not readable (needs root)")
+            return EccProof(UNVERIFIED, f"the page's physical address is not readable ({why})")
         before = edac.read_edac(host)
         try:
             _write(host, "error_type", f"{MEMORY_CORRECTABLE:#x}")

@@ -261,3 +261,43 @@ def test_bootstrap_credentials_are_parsed_from_the_raw_ipmi_answer():
     assert (creds.username, creds.password) == ("bootstrap01", "S3cret!pass")
     assert redfish.parse_bootstrap("c1") is None and redfish.parse_bootstrap("zz") is None
     assert redfish.bootstrap_argv() == ["ipmitool", "raw", "0x2c", "0x02", "0x52", "0xa5"]
+
+
+# -- hostile documents -----------------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                    max_leaves=12)
+# Documents shaped like the real ones at the top, with any JSON where the values go.
+SHAPED = st.fixed_dictionaries({
+    "Chassis": st.just({"@odata.id": "/c"}), "Systems": st.just({"@odata.id": "/s"}),
+    "Members": st.lists(st.just({"@odata.id": "/m"}) | JSON, max_size=2),
+    "Sensors": st.just({"@odata.id": "/c"}) | JSON, "Thermal": st.just({"@odata.id": "/t"}) | JSON,
+    "LogServices": st.just({"@odata.id": "/c"}), "Entries": st.just({"@odata.id": "/e"}),
+    "Temperatures": JSON, "Fans": JSON, "Status": JSON, "Thresholds": JSON, "Reading": JSON, "Created": JSON,
+    "SensorType": JSON, "Severity": JSON, "EntryCode": JSON, "Message": JSON, "Id": JSON,
+    "Members@odata.nextLink": JSON})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=st.dictionaries(st.sampled_from(["/redfish/v1", "/c", "/s", "/m", "/t", "/e"]), SHAPED))
+def test_malformed_documents_never_crash_the_parsers(docs):
+    def get(path):
+        if path not in docs:
+            raise redfish.RedfishError(f"{path}: not found")
+        return docs[path]
+
+    try:
+        sensors = redfish.read_sensors(get)
+        logs = redfish.read_log_entries(get)
+    except redfish.RedfishError:
+        return
+    for reading in sensors.readings:
+        judge_reading(reading)
+    for record in sensors.states:
+        judge_state(record)
+    for entry in logs.entries:
+        sel_severity(entry)
+        assert isinstance(entry.sensor_type, str) and isinstance(entry.description, str)

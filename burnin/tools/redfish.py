@@ -112,11 +112,14 @@ class Client:
     def get(self, path: str) -> dict:
         try:
             response = self._conn.get(path=path, timeout=self._timeout_s)
-            return response.json()
+            doc = response.json()
         except ValueError as exc:
             raise RedfishError(f"{path}: not JSON ({exc})") from exc
         except Exception as exc:
             raise RedfishError(f"{path}: {_one_line(exc)}") from exc
+        if not isinstance(doc, dict):
+            raise RedfishError(f"{path}: not a JSON object")
+        return doc
 
     def close(self) -> None:
         try:
@@ -131,6 +134,15 @@ def _one_line(exc: BaseException) -> str:
 
 
 # -- walking ---------------------------------------------------------------------------------------------
+def dicts(value: Any) -> list[dict]:
+    """The objects of a JSON array; [] for anything else (a BMC's malformed document is not a crash)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def obj(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def link(doc: dict, key: str) -> str | None:
     value = doc.get(key)
     if isinstance(value, dict) and isinstance(value.get("@odata.id"), str):
@@ -156,9 +168,7 @@ def members(get: Getter, path: str, pages: int = 1, errors: list[str] | None = N
             if errors is not None:
                 errors.append(f"{exc} (the collection's later pages were not read)")
             break
-        for member in doc.get("Members") or []:
-            if not isinstance(member, dict):
-                continue
+        for member in dicts(doc.get("Members")):
             if len(member) > 1 or "@odata.id" not in member:
                 out.append(member)  # expanded ($expand, or a log collection that inlines its entries)
             else:
@@ -166,6 +176,8 @@ def members(get: Getter, path: str, pages: int = 1, errors: list[str] | None = N
             if len(out) >= MAX_MEMBERS:
                 return out
         next_path = doc.get("Members@odata.nextLink") or doc.get("@odata.nextLink")
+        if not isinstance(next_path, str):
+            next_path = None
     return out
 
 
@@ -193,12 +205,12 @@ def _number(value: Any) -> float | None:
 
 
 def _present(doc: dict) -> bool:
-    state = (doc.get("Status") or {}).get("State")
+    state = obj(doc.get("Status")).get("State")
     return state not in ("Absent", "Disabled", "UnavailableOffline")
 
 
 def _status(doc: dict) -> str | None:
-    return HEALTH_STATUS.get((doc.get("Status") or {}).get("Health") or "", None)
+    return HEALTH_STATUS.get(str(obj(doc.get("Status")).get("Health") or ""), None)
 
 
 def sensor_reading(doc: dict) -> SensorReading | None:
@@ -206,9 +218,10 @@ def sensor_reading(doc: dict) -> SensorReading | None:
     if not _present(doc):
         return None
     name = str(doc.get("Name") or doc.get("Id") or "?")
-    unit = UNITS.get(doc.get("ReadingUnits") or "", doc.get("ReadingUnits") or None)
-    thresholds = doc.get("Thresholds") or {}
-    limits = {key: _number((thresholds.get(name_) or {}).get("Reading")) for key, name_ in SENSOR_THRESHOLDS}
+    units = doc.get("ReadingUnits") if isinstance(doc.get("ReadingUnits"), str) else ""
+    unit = UNITS.get(units, units or None)
+    thresholds = obj(doc.get("Thresholds"))
+    limits = {key: _number(obj(thresholds.get(name_)).get("Reading")) for key, name_ in SENSOR_THRESHOLDS}
     return SensorReading(name, _number(doc.get("Reading")), unit, _status(doc), **limits)
 
 
@@ -218,7 +231,8 @@ def legacy_reading(doc: dict, value_key: str, unit: str | None) -> SensorReading
         return None
     value = _number(doc.get(value_key))
     if value_key == "Reading":  # fans: Reading with ReadingUnits (RPM or Percent)
-        unit = UNITS.get(doc.get("ReadingUnits") or "RPM", doc.get("ReadingUnits"))
+        units = doc.get("ReadingUnits") if isinstance(doc.get("ReadingUnits"), str) else "RPM"
+        unit = UNITS.get(units, units)
     if value is None and value_key == "Reading":
         value = _number(doc.get("ReadingRPM"))
     limits = {key: _number(doc.get(name)) for key, name in LEGACY_THRESHOLDS}
@@ -229,9 +243,10 @@ def legacy_reading(doc: dict, value_key: str, unit: str | None) -> SensorReading
 def health_record(doc: dict, kind: str) -> SdrRecord | None:
     """A power supply or fan by its health, as a discrete sensor: states the bmc judge knows
     ("Health Critical", "Health Warning", "AC lost")."""
-    if (doc.get("Status") or {}).get("State") == "Absent":
+    if obj(doc.get("Status")).get("State") == "Absent":
         return None
-    health = (doc.get("Status") or {}).get("Health")
+    health = obj(doc.get("Status")).get("Health")
+    health = health if isinstance(health, str) else None
     states = []
     if health in ("Critical", "Warning"):
         states.append(f"Health {health}")
@@ -280,27 +295,27 @@ def read_sensors(get: Getter) -> Sensors:
         thermal = attempt(link(chassis, "Thermal")) if link(chassis, "Thermal") else None
         power = attempt(link(chassis, "Power")) if link(chassis, "Power") else None
         if not sensors_path:
-            for doc in (thermal or {}).get("Temperatures") or []:
+            for doc in dicts((thermal or {}).get("Temperatures")):
                 reading = legacy_reading(doc, "ReadingCelsius", "degrees C")
                 if reading:
                     readings.append(reading)
-            for doc in (thermal or {}).get("Fans") or []:
+            for doc in dicts((thermal or {}).get("Fans")):
                 reading = legacy_reading(doc, "Reading", "RPM")
                 if reading:
                     readings.append(reading)
-            for doc in (power or {}).get("Voltages") or []:
+            for doc in dicts((power or {}).get("Voltages")):
                 reading = legacy_reading(doc, "ReadingVolts", "Volts")
                 if reading:
                     readings.append(reading)
         subsystem = link(chassis, "PowerSubsystem")
         psus = attempt_members(link(attempt(subsystem) or {}, "PowerSupplies") or "") if subsystem else []
         if not subsystem:
-            psus = (power or {}).get("PowerSupplies") or []
+            psus = dicts((power or {}).get("PowerSupplies"))
         states.extend(r for r in (health_record(d, "power supply") for d in psus) if r is not None)
         subsystem = link(chassis, "ThermalSubsystem")
         fans = attempt_members(link(attempt(subsystem) or {}, "Fans") or "") if subsystem else []
         if not subsystem:
-            fans = (thermal or {}).get("Fans") or []
+            fans = dicts((thermal or {}).get("Fans"))
         states.extend(r for r in (health_record(d, "fan") for d in fans) if r is not None)
     return Sensors(tuple(readings), tuple(states), tuple(sources), tuple(unreadable))
 
@@ -330,7 +345,7 @@ class LogEntries:
 
 def created(text: str | None) -> tuple[str | None, str | None]:
     """An ISO 8601 `Created` as (date "03/07/2012", time "14:44:00 UTC"), like ipmitool prints a SEL date."""
-    if not text:
+    if not text or not isinstance(text, str):
         return None, None
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -347,7 +362,7 @@ def log_entry(doc: dict, service: str, index: int) -> SelEntry:
     """A LogEntry.v1 as a SEL entry: a SEL-type entry keeps its sensor type and event code; an event names its
     topic from its MessageId. The Redfish Severity "Critical" is kept in the description where the event's own
     words do not say it, so that one judge rates both paths."""
-    sensor_type = doc.get("SensorType")
+    sensor_type = doc.get("SensorType") if isinstance(doc.get("SensorType"), str) else None
     message = _SPACES.sub(" ", str(doc.get("Message") or "")).strip()
     code = _SPACES.sub(" ", str(doc.get("EntryCode") or "")).strip()
     if sensor_type not in SENSOR_TYPES:
@@ -355,7 +370,7 @@ def log_entry(doc: dict, service: str, index: int) -> SelEntry:
         sensor_type = next((name for word, name in TOPICS if word in topic_text), sensor_type or "Event")
     description = code if code and code not in ("Assert", "Deassert") else message
     extra = message if message and message != description else None
-    severity = doc.get("Severity")
+    severity = doc.get("Severity") if isinstance(doc.get("Severity"), str) else None
     if severity == "Critical" and "critical" not in description.lower() and "fatal" not in description.lower():
         description = f"{description} (severity Critical)"
     asserted = not (code == "Deassert" or "deassert" in code.lower() or severity == "OK")
@@ -411,7 +426,8 @@ def read_log_entries(get: Getter) -> LogEntries:
             if isinstance(service.get("MaxNumberOfRecords"), int) and service["MaxNumberOfRecords"] > 0:
                 capacity = max(capacity or 0, service["MaxNumberOfRecords"])
             for index, doc in enumerate(docs):
-                entries.append((doc.get("Created") or "", log_entry(doc, name, index)))
+                when = doc.get("Created")
+                entries.append((when if isinstance(when, str) else "", log_entry(doc, name, index)))
     entries.sort(key=lambda pair: pair[0])  # ISO strings of one BMC sort by time
     return LogEntries(tuple(e for _, e in entries), tuple(services), capacity, tuple(unreadable))
 

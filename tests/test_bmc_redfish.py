@@ -138,6 +138,29 @@ def test_sensors_power_supplies_and_fans_are_read_from_the_sensors_collection(em
     assert sensors.unreadable == ()
 
 
+def test_a_bmc_without_the_sensors_collection_is_read_through_thermal_and_power(changed_emulator):
+    # The same mockup as an older BMC serves it: only the Thermal and Power resources (the links removed).
+    def older(doc):
+        for key in ("Sensors", "PowerSubsystem", "ThermalSubsystem"):
+            doc.pop(key, None)
+    changed_emulator.edit("Chassis/1U", older)
+    client = redfish.Client(changed_emulator.url, CREDENTIALS)
+    try:
+        sensors = redfish.read_sensors(client.get)
+    finally:
+        client.close()
+    by_name = {r.name: r for r in sensors.readings}
+    cpu = by_name["CPU1 Temp"]
+    assert (cpu.value, cpu.unit, cpu.unc, cpu.ucr, cpu.unr) == (41, "degrees C", 42, 45, 48)
+    assert "CPU2 Temp" not in by_name  # disabled
+    fan = by_name["BaseBoard System Fan"]
+    assert (fan.value, fan.unit, fan.lnr) == (2100, "RPM", 0)
+    assert (by_name["VRM1 Voltage"].value, by_name["VRM1 Voltage"].unit) == (12, "Volts")
+    states = {r.name: r.states for r in sensors.states}
+    assert states["Power Supply Bay"] == ("Health Warning",)
+    assert all(judge_reading(r) is None for r in sensors.readings)
+
+
 def test_log_entries_become_dated_sel_entries_of_every_log_service(emulator):
     client = redfish.Client(emulator.url, CREDENTIALS)
     try:

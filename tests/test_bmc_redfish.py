@@ -179,6 +179,7 @@ def test_log_entries_become_dated_sel_entries_of_every_log_service(emulator):
     # The mockup's first log links a second page that the static emulator cannot serve: said, not dropped.
     assert len(logs.unreadable) == 1 and "skiptoken" in logs.unreadable[0]
     assert logs.info().entries == 3 and logs.info().percent_used == 0
+    assert redfish.read_events(emulator.url, CREDENTIALS).entries == logs.entries  # the one-call form
 
 
 def test_unreachable_service_is_one_line_error():

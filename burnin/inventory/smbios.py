@@ -138,8 +138,8 @@ class MemoryMappedRecord(Record):
     end: int  # bytes, inclusive (as dmidecode prints "Ending Address")
     device_handle: int | None  # the type 17 structure
     array_mapped_handle: int | None  # the type 19 structure
-    partition_row: int | None  # 0xFF: unknown
-    interleave_position: int | None  # 0: not interleaved, 0xFF: unknown
+    partition_row: int | None  # None: unknown
+    interleave_position: int | None  # None: not interleaved, or unknown
     interleaved_depth: int | None
 
 
@@ -537,11 +537,14 @@ def _memory_mapped(s: Structure) -> MemoryMappedRecord | None:
     else:
         start, end = start_kib * 1024, (end_kib + 1) * 1024 - 1
     device, array = s.word(0x0C), s.word(0x0E)
-    return MemoryMappedRecord(
+    row, position, depth = s.byte(0x10), s.byte(0x11), s.byte(0x12)
+    return MemoryMappedRecord(  # 0xFF is "Unknown" and 0 "not interleaved": None, as dmidecode leaves them out
         handle=s.handle, start=start, end=end,
         device_handle=None if device in (None, 0xFFFE, 0xFFFF) else device,
         array_mapped_handle=None if array in (None, 0xFFFE, 0xFFFF) else array,
-        partition_row=s.byte(0x10), interleave_position=s.byte(0x11), interleaved_depth=s.byte(0x12))
+        partition_row=None if row in (None, 0xFF) else row,
+        interleave_position=None if position in (None, 0, 0xFF) else position,
+        interleaved_depth=None if depth in (None, 0, 0xFF) else depth)
 
 
 HOST_INTERFACE_TYPES = {0x02: "KCS: Keyboard Controller Style", 0x03: "8250 UART Register Compatible",

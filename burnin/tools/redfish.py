@@ -434,3 +434,13 @@ def read_log_entries(get: Getter) -> LogEntries:
 
 def as_sel_list(logs: LogEntries) -> SelList:
     return SelList(logs.entries)
+
+
+def read_events(url: str, credentials: Credentials, verify_tls: bool = False, timeout_s: float = 30.0) -> LogEntries:
+    """The BMC's log entries as dated SEL-shaped events (for a view of the machine's previous life): one call that
+    opens the service, reads every log and closes the session. Raises RedfishError."""
+    client = Client(url, credentials, verify_tls, timeout_s)
+    try:
+        return read_log_entries(client.get)
+    finally:
+        client.close()

@@ -84,6 +84,9 @@ def decide(*, ecc_types: tuple[str, ...] | None, edac_snapshot: edac.EdacSnapsho
         else:
             why = "no EDAC driver is loaded for this memory controller, so no corrected error can be counted"
         return EccProof(UNVERIFIED, why, {"edac_core_present": edac_snapshot.present, "hest": hest})
+    if not live:  # a capture may not hold the ACPI tables and debugfs: say what is known
+        return EccProof(UNVERIFIED, "injection needs the live machine (this is a captured tree)",
+                        {"einj_table": einj_table, "einj_types": einj_types is not None})
     if einj_types is None:
         why = ("the firmware offers no error injection (no ACPI EINJ table)" if not einj_table else
                "the EINJ table is there but its interface is not (modprobe einj; mount -t debugfs none "
@@ -92,9 +95,6 @@ def decide(*, ecc_types: tuple[str, ...] | None, edac_snapshot: edac.EdacSnapsho
     types = parse_einj_types(einj_types)
     if MEMORY_CORRECTABLE not in types:
         return EccProof(UNVERIFIED, "EINJ does not offer a correctable memory error on this platform",
-                        {"einj_types": {f"{k:#x}": v for k, v in types.items()}})
-    if not live:
-        return EccProof(UNVERIFIED, "injection needs the live machine (this is a captured tree)",
                         {"einj_types": {f"{k:#x}": v for k, v in types.items()}})
     if not allowed:
         return EccProof(UNVERIFIED, "EINJ could prove it here, but the profile does not allow injection "

@@ -277,6 +277,26 @@ def test_host_interface_names_the_redfish_service_and_credential_bootstrapping()
         assert value in text
 
 
+def test_dmidecode_text_of_a_host_interface_gives_the_same_service():
+    from burnin.inventory.dmidecode import parse_dmidecode_text
+
+    binary = parse_dump((DMIDECODE / "type42-redfish-usbv2.bin").read_bytes()).host_interfaces[0]
+    # The real published output of dmidecode 3.6, and Debian's 3.4 on the same structure (USB v2 unknown to it).
+    for name, device in (("type42-usbv2-dmidecode-3.6.txt", "USB v2"),
+                         ("type42-redfish-usbv2.dmidecode-3.4.txt", None)):
+        [hi] = parse_dmidecode_text((DMIDECODE / name).read_text()).host_interfaces
+        assert (hi.interface_type, hi.device_type, hi.protocols) == ("Network", device, (4,))
+        assert hi.redfish == binary.redfish
+    assert hi.credential_bootstrapping is False  # 3.4 does not print the v2 descriptor's characteristics
+    [v36] = parse_dmidecode_text((DMIDECODE / "type42-usbv2-dmidecode-3.6.txt").read_text()).host_interfaces
+    assert (v36.usb_id, v36.mac, v36.credential_bootstrapping) == ("0d28:0204", "72:45:77:aa:f7:87", True)
+    # A real board whose type 42 is a KCS interface: no Redfish service to find.
+    text = (DMIDECODE / "Server__Supermicro__AS__AS_-1014S-WTRT__D80A1900B9F1.dmidecode.txt").read_text()
+    [kcs] = parse_dmidecode_text(text).host_interfaces
+    assert kcs.interface_type == "KCS: Keyboard Controller Style" and kcs.redfish == ()
+    assert redfish.host_interface_urls([kcs]) == []
+
+
 def test_bootstrap_credentials_are_parsed_from_the_raw_ipmi_answer():
     # Synthesized per DSP0270 9.1 (no public capture found): group extension 0x52, user, password, NUL padded.
     user, password = b"bootstrap01".ljust(16, b"\0"), b"S3cret!pass".ljust(16, b"\0")

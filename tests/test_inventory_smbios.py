@@ -162,6 +162,9 @@ def encode_table(s: Smbios, major: int, minor: int) -> bytes:
                            m.interleave_position or 0, m.interleaved_depth or 0,
                            m.start if extended else 0, m.end if extended else 0)
         out.append(_structure(20, m.handle, body, _Strings()))
+    for hi in s.host_interfaces:  # type 42 of the real dumps: KCS only (a Redfish one is tested from its own bin)
+        code = next(k for k, v in sm.HOST_INTERFACE_TYPES.items() if v == hi.interface_type)
+        out.append(_structure(42, hi.handle, bytes([code, 4]) + bytes(4) + bytes([0]), _Strings()))
     out.append(struct.pack("<BBH", 127, 4, 0xFEFF) + b"\0\0")
     return b"".join(out)
 

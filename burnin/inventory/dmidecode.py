@@ -18,6 +18,8 @@ from burnin.inventory.smbios import (
     MemoryArrayRecord,
     MemoryDeviceRecord,
     MemoryMappedRecord,
+    HostInterfaceRecord,
+    RedfishOverIp,
     ProcessorRecord,
     SlotRecord,
     Smbios,
@@ -221,6 +223,39 @@ def _memory_mapped(s: TextStructure) -> MemoryMappedRecord | None:
         interleaved_depth=small("Interleaved Data Depth"))
 
 
+def _host_interface(s: TextStructure) -> HostInterfaceRecord:
+    """Type 42 as dmidecode prints it: the interface, its device and one "Redfish over IP" protocol record whose
+    fields sit one tab deeper (dmidecode 3.x prints one record's fields after the other's heading)."""
+    protocol = s.values.get("Protocol ID", "")
+    fields = dict(item.partition(": ")[::2] for item in s.lists.get("Protocol ID", []))
+    redfish: tuple[RedfishOverIp, ...] = ()
+    if protocol.startswith("04"):
+        def first(*keys: str) -> str | None:
+            return next((fields[k] for k in keys if fields.get(k)), None)
+
+        port, vlan = fields.get("Redfish Service Port", ""), fields.get("Redfish Service Vlan", "")
+        redfish = (RedfishOverIp(
+            service_uuid=clean_string(fields.get("Service UUID")),
+            host_ip_assignment=fields.get("Host IP Assignment Type"),
+            host_ip=first("IPv4 Address", "IPv6 Address"), host_mask=first("IPv4 Mask", "IPv6 Mask"),
+            service_discovery=fields.get("Redfish Service IP Discovery Type"),
+            service_ip=first("IPv4 Redfish Service Address", "IPv6 Redfish Service Address"),
+            service_mask=first("IPv4 Redfish Service Mask", "IPv6 Redfish Service Mask"),
+            service_port=int(port) if port.isdecimal() else None, service_vlan=int(vlan) if vlan.isdecimal() else None,
+            service_hostname=clean_string(fields.get("Redfish Service Hostname"))),)
+    usb = (s.values.get("idVendor"), s.values.get("idProduct"))
+    pci = (s.values.get("VendorID"), s.values.get("DeviceID"))
+    characteristics = s.lists.get("Device Characteristics", [])
+    return HostInterfaceRecord(
+        handle=s.handle, interface_type=s.values.get("Host Interface Type", "unknown"),
+        device_type=clean_string(s.values.get("Device Type")),
+        usb_id=f"{usb[0][2:]}:{usb[1][2:]}" if all(usb) else None,
+        pci_id=f"{pci[0][2:]}:{pci[1][2:]}" if all(pci) else None,
+        mac=s.values.get("MAC Address"),
+        credential_bootstrapping=any("Credential bootstrapping via IPMI is supported" in c for c in characteristics),
+        redfish=redfish, protocols=(int(protocol[:2]),) if protocol[:2].isdigit() else ())
+
+
 def parse_dmidecode_text(text: str) -> Smbios:
     """Parse `dmidecode` output into the SMBIOS records. Raises SmbiosError if it is not dmidecode output."""
     version, structures = split_structures(text)
@@ -242,4 +277,5 @@ def parse_dmidecode_text(text: str) -> Smbios:
         memory_devices=tuple(_memory_device(s) for s in structures if s.type == 17),
         structure_count=len(structures),
         memory_mapped=tuple(r for r in (_memory_mapped(s) for s in structures if s.type == 20) if r is not None),
+        host_interfaces=tuple(_host_interface(s) for s in structures if s.type == 42),
     )

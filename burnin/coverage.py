@@ -79,3 +79,14 @@ def untested(modules: Mapping[str, Verdict], reasons: Mapping[str, str], not_run
 def _short_reason(reason: str) -> str:
     reason = " ".join(str(reason).split())
     return reason if len(reason) <= 160 else reason[:157] + "..."
+
+
+# -- ECC reporting: proven, unverified (and why), or not applicable -----------------------------------------------
+def ecc_reporting(findings: Iterable[Any], modules: Mapping[str, Verdict]) -> str:
+    """The verdict block's ECC line, from the memory module's `ecc-reporting` finding: never silence."""
+    for finding in findings:
+        if getattr(finding, "code", None) == "ecc-reporting" and getattr(finding, "module", None) == "memory":
+            return _short_reason(str(finding.message).rstrip("."))
+    if "memory" not in modules:
+        return "ECC reporting unverified: the memory module did not run"
+    return f"ECC reporting unverified: the memory module did not get to it ({modules['memory'].value})"

@@ -171,7 +171,8 @@ class NoIpmitool(Host):
 def test_probe_names_what_is_missing(tmp_path):
     if not Host("/").exists("/dev/ipmi0"):
         assert BmcModule(Host("/")).probe().reason.startswith("no IPMI device (/dev/ipmi0)")
-    assert BmcModule(NoIpmitool("/")).probe().reason == "ipmitool is not installed"
+    reason = BmcModule(NoIpmitool("/")).probe().reason
+    assert reason.startswith("ipmitool is not installed; ") and "redfish_url" in reason  # and why not Redfish
     assert not BmcModule(Host(tmp_path)).probe().available  # a captured tree without ipmitool outputs
 
 

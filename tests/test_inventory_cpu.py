@@ -82,3 +82,26 @@ def test_cpu_from_a_two_socket_dump():
     cpu = cpu_from_smbios(_smbios("PowerEdge_R740"))
     assert (cpu.sockets, cpu.cores, cpu.threads, cpu.cores_per_socket, cpu.threads_per_core) == (2, 36, 72, 18, 2)
     assert cpu.vendor == "Intel"
+
+
+def test_ppin_is_read_once_per_socket_and_zero_means_none(tmp_path):
+    """PPIN files added to a copy of the real procfs capture (its two CPUs share package 0). The values are
+    synthesized in the kernel's format ("0x%llx", drivers/base/topology.c); "0x0" is what kernels before 5.18
+    printed where PPIN is not supported (Tony Luck's patch "topology/sysfs: Hide PPIN on systems that do not
+    support it")."""
+    import shutil
+
+    from burnin.inventory.cpu import SocketPpin, read_ppins, read_topology
+
+    root = tmp_path / "sys-tree"
+    shutil.copytree(Path(__file__).parent / "data" / "sysfs" / "procfs", root, symlinks=True)
+    host = Host(root)
+    topology = read_topology(host)
+    assert read_ppins(host, topology) == ()  # no ppin file: the kernel or the firmware does not offer it
+    for cpu in (0, 1):
+        (root / f"sys/devices/system/cpu/cpu{cpu}/topology/ppin").write_text("0x2d5b4c8e11a3f0c1\n")
+    assert read_ppins(host, topology) == (SocketPpin(0, "0x2d5b4c8e11a3f0c1"),)
+    (root / "sys/devices/system/cpu/cpu0/topology/ppin").write_text("0x0\n")
+    assert read_ppins(host, topology) == (SocketPpin(0, "0x2d5b4c8e11a3f0c1"),)  # cpu1 still names package 0
+    (root / "sys/devices/system/cpu/cpu1/topology/ppin").write_text("0x0\n")
+    assert read_ppins(host, topology) == ()

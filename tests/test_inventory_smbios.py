@@ -154,6 +154,17 @@ def encode_table(s: Smbios, major: int, minor: int) -> bytes:
             d.speed_mts or 0, st.add(d.manufacturer), st.add(d.serial), 0, st.add(d.part_number), d.rank or 0,
             ext, d.configured_speed_mts or 0, 0, 0, 0)
         out.append(_structure(17, d.handle, body, st))
+    for m in s.memory_mapped:  # type 20, in KiB below 4 TiB, else the SMBIOS 2.7 extended byte addresses
+        extended = m.end >= 0xFFFFFFFF * 1024
+        start_kib, end_kib = (0xFFFFFFFF, 0xFFFFFFFF) if extended else (m.start // 1024, (m.end + 1) // 1024 - 1)
+        body = struct.pack("<IIHHBBBQQ", start_kib, end_kib, m.device_handle or 0xFFFF,
+                           m.array_mapped_handle or 0xFFFF, 0xFF if m.partition_row is None else m.partition_row,
+                           m.interleave_position or 0, m.interleaved_depth or 0,
+                           m.start if extended else 0, m.end if extended else 0)
+        out.append(_structure(20, m.handle, body, _Strings()))
+    for hi in s.host_interfaces:  # type 42 of the real dumps: KCS only (a Redfish one is tested from its own bin)
+        code = next(k for k, v in sm.HOST_INTERFACE_TYPES.items() if v == hi.interface_type)
+        out.append(_structure(42, hi.handle, bytes([code, 4]) + bytes(4) + bytes([0]), _Strings()))
     out.append(struct.pack("<BBH", 127, 4, 0xFEFF) + b"\0\0")
     return b"".join(out)
 

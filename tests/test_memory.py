@@ -197,14 +197,17 @@ def test_ecc_rates_are_judged_over_at_least_an_hour():
 
 def test_no_edac_driver_is_said_out_loud():
     ctx = run_phases(MemoryModule(VM), phases=("check",))
-    assert [(f.severity, f.code) for f in ctx.findings] == [(Severity.INFO, "ecc-counters-unavailable")]
+    assert [(f.severity, f.code) for f in ctx.findings] == [(Severity.INFO, "ecc-counters-unavailable"),
+                                                            (Severity.INFO, "ecc-reporting")]
     assert "unavailable" in ctx.findings[0].message
+    assert ctx.findings[1].message.startswith("ECC reporting unverified: no EDAC driver is loaded")
 
 
 def test_errors_since_boot_name_the_dimm_label_and_slot():
     ctx = run_phases(MemoryModule(Host(EDAC / "s2600kpr-sb_edac")), phases=("check",))
     assert [(f.severity, f.component, f.code) for f in ctx.findings] == [
-        (Severity.WARN, "dimm:CPU_SrcID#1_Ha#0_Chan#0_DIMM#0", "ecc-corrected")]
+        (Severity.WARN, "dimm:CPU_SrcID#1_Ha#0_Chan#0_DIMM#0", "ecc-corrected"),
+        (Severity.INFO, "memory", "ecc-reporting")]
     finding = ctx.findings[0]
     assert "5539 corrected memory errors since the counters were last reset" in finding.message
     assert "channel 0 slot 0" in finding.message
@@ -217,7 +220,7 @@ def test_errors_during_the_run_are_found_between_check_and_finish(tmp_path, x10d
     module = MemoryModule(Host(root))
     ctx = RecordingContext("memory", module.host, inventory=x10dri)
     module.check(ctx)
-    assert [f.code for f in ctx.findings] == ["ecc-corrected"]  # the 5539 since boot
+    assert [f.code for f in ctx.findings] == ["ecc-corrected", "ecc-reporting"]  # the 5539 since boot
     mc = root / "sys/devices/system/edac/mc"
 
     def bump(path: str, by: int) -> None:

@@ -132,3 +132,22 @@ def test_real_inventory_records_compare_and_a_new_nic_mac_is_noticed(tmp_path, d
     assert ("warn", "nic-new", "nic:02:fc:00:00:00:99") in codes(result)
     assert not any("aa:aa" in f.component for f in result.findings)  # virtual interfaces are not hardware
     assert any("1 disk(s) by serial" in same for same in result.unchanged)
+
+
+def with_ppins(record: dict, ppins: list[str]) -> dict:
+    changed = json.loads(json.dumps(record))
+    changed["inventory"]["cpu"]["ppins"] = [{"package": i, "ppin": p} for i, p in enumerate(ppins)]
+    return changed
+
+
+def test_cpus_are_compared_by_ppin_and_a_swapped_one_fails(tmp_path):
+    seller = with_ppins(inventory_record(), ["0x2d5b4c8e11a3f0c1", "0x2d5b4c8e11a3f0c2"])
+    same = compare(run(tmp_path, "a", inventory=seller), run(tmp_path, "b", inventory=seller))
+    assert same.findings == [] and any("2 CPU(s) by PPIN" in line for line in same.unchanged)
+    home = with_ppins(inventory_record(), ["0x2d5b4c8e11a3f0c1", "0x7777000011112222"])
+    result = compare(run(tmp_path, "c", inventory=seller), run(tmp_path, "d", inventory=home))
+    assert codes(result) == [("fail", "cpu-swapped", "cpu:socket1"), ("warn", "cpu-new", "cpu:socket1")]
+    assert "PPIN 0x2d5b4c8e11a3f0c2" in result.text() and result.verdict is Verdict.FAIL
+    # One run without PPINs (an older kernel, or PPIN off in the firmware): said, not assumed equal.
+    older = compare(run(tmp_path, "e", inventory=seller), run(tmp_path, "f"))
+    assert codes(older) == [("info", "cpu-ppin-unknown", "cpu")]

@@ -83,6 +83,36 @@ class CpuInfo(Record):
     topology: tuple[LogicalCpu, ...]
     socket_records: tuple[CpuSocket, ...]  # SMBIOS sockets, empty ones included
     source: str  # "proc" or "smbios"
+    ppins: tuple[SocketPpin, ...] = ()  # each socket's Protected Processor Inventory Number, where enabled
+
+
+@dataclass(frozen=True)
+class SocketPpin(Record):
+    """A socket's PPIN (`topology/ppin`, Linux 6.2+, where the firmware enables it): the processor's identity."""
+
+    package: int
+    ppin: str  # "0x8c1f0a6b2e4d1234" as the kernel prints it
+
+
+def read_ppins(host: Host, topology: Sequence[LogicalCpu]) -> tuple[SocketPpin, ...]:
+    """One PPIN per package, from its first online CPU; () where the kernel or firmware does not expose it.
+    "0x0" (PPIN disabled or locked off) identifies nothing and is left out."""
+    found: dict[int, str] = {}
+    for cpu in sorted(topology, key=lambda c: c.cpu):
+        if cpu.package is None or cpu.package in found:
+            continue
+        value = (host.read_text(f"{CPU_ROOT}/cpu{cpu.cpu}/topology/ppin") or "").strip().lower()
+        if _is_hex(value) and int(value, 16):
+            found[cpu.package] = value
+    return tuple(SocketPpin(package, ppin) for package, ppin in sorted(found.items()))
+
+
+def _is_hex(value: str) -> bool:
+    try:
+        int(value, 16)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_cpuinfo(text: str | None) -> list[dict[str, str]]:
@@ -244,6 +274,7 @@ def collect_cpu(host: Host, smbios: Smbios | None = None) -> CpuInfo:
         topology=tuple(topology),
         socket_records=socket_records(smbios.processors) if smbios else (),
         source="proc",
+        ppins=read_ppins(host, topology),
     )
 
 

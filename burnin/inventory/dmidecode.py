@@ -17,6 +17,9 @@ from burnin.inventory.smbios import (
     ChassisRecord,
     MemoryArrayRecord,
     MemoryDeviceRecord,
+    MemoryMappedRecord,
+    HostInterfaceRecord,
+    RedfishOverIp,
     ProcessorRecord,
     SlotRecord,
     Smbios,
@@ -202,6 +205,57 @@ def _memory_device(s: TextStructure) -> MemoryDeviceRecord:
     ))
 
 
+def _memory_mapped(s: TextStructure) -> MemoryMappedRecord | None:
+    """Type 20: "Starting Address: 0x00400000000", "Ending Address: 0x007FFFFFFFF" (bytes, inclusive)."""
+    try:
+        start, end = int(s.values["Starting Address"], 16), int(s.values["Ending Address"], 16)
+    except (KeyError, ValueError):
+        return None
+
+    def small(key: str) -> int | None:
+        value = s.values.get(key, "")
+        return int(value) if value.isdecimal() else None
+
+    return MemoryMappedRecord(
+        handle=s.handle, start=start, end=end, device_handle=_handle(s.values.get("Physical Device Handle")),
+        array_mapped_handle=_handle(s.values.get("Memory Array Mapped Address Handle")),
+        partition_row=small("Partition Row Position"), interleave_position=small("Interleave Position"),
+        interleaved_depth=small("Interleaved Data Depth"))
+
+
+def _host_interface(s: TextStructure) -> HostInterfaceRecord:
+    """Type 42 as dmidecode prints it: the interface, its device and one "Redfish over IP" protocol record whose
+    fields sit one tab deeper (dmidecode 3.x prints one record's fields after the other's heading)."""
+    protocol = s.values.get("Protocol ID", "")
+    fields = dict(item.partition(": ")[::2] for item in s.lists.get("Protocol ID", []))
+    redfish: tuple[RedfishOverIp, ...] = ()
+    if protocol.startswith("04"):
+        def first(*keys: str) -> str | None:
+            return next((fields[k] for k in keys if fields.get(k)), None)
+
+        port, vlan = fields.get("Redfish Service Port", ""), fields.get("Redfish Service Vlan", "")
+        redfish = (RedfishOverIp(
+            service_uuid=clean_string(fields.get("Service UUID")),
+            host_ip_assignment=fields.get("Host IP Assignment Type"),
+            host_ip=first("IPv4 Address", "IPv6 Address"), host_mask=first("IPv4 Mask", "IPv6 Mask"),
+            service_discovery=fields.get("Redfish Service IP Discovery Type"),
+            service_ip=first("IPv4 Redfish Service Address", "IPv6 Redfish Service Address"),
+            service_mask=first("IPv4 Redfish Service Mask", "IPv6 Redfish Service Mask"),
+            service_port=int(port) if port.isdecimal() else None, service_vlan=int(vlan) if vlan.isdecimal() else None,
+            service_hostname=clean_string(fields.get("Redfish Service Hostname"))),)
+    usb = (s.values.get("idVendor"), s.values.get("idProduct"))
+    pci = (s.values.get("VendorID"), s.values.get("DeviceID"))
+    characteristics = s.lists.get("Device Characteristics", [])
+    return HostInterfaceRecord(
+        handle=s.handle, interface_type=s.values.get("Host Interface Type", "unknown"),
+        device_type=clean_string(s.values.get("Device Type")),
+        usb_id=f"{usb[0][2:]}:{usb[1][2:]}" if all(usb) else None,
+        pci_id=f"{pci[0][2:]}:{pci[1][2:]}" if all(pci) else None,
+        mac=s.values.get("MAC Address"),
+        credential_bootstrapping=any("Credential bootstrapping via IPMI is supported" in c for c in characteristics),
+        redfish=redfish, protocols=(int(protocol[:2]),) if protocol[:2].isdigit() else ())
+
+
 def parse_dmidecode_text(text: str) -> Smbios:
     """Parse `dmidecode` output into the SMBIOS records. Raises SmbiosError if it is not dmidecode output."""
     version, structures = split_structures(text)
@@ -222,4 +276,6 @@ def parse_dmidecode_text(text: str) -> Smbios:
         memory_arrays=tuple(_memory_array(s) for s in structures if s.type == 16),
         memory_devices=tuple(_memory_device(s) for s in structures if s.type == 17),
         structure_count=len(structures),
+        memory_mapped=tuple(r for r in (_memory_mapped(s) for s in structures if s.type == 20) if r is not None),
+        host_interfaces=tuple(_host_interface(s) for s in structures if s.type == 42),
     )

@@ -2,7 +2,9 @@
 
 Reads `/sys/firmware/dmi/tables/smbios_entry_point` and `/sys/firmware/dmi/tables/DMI` (root only) or a
 `dmidecode --dump-bin` file, walks the structures and decodes the types burnin uses: 0 (BIOS), 1 (system),
-2 (board), 3 (chassis), 4 (processor sockets), 9 (system slots), 16 (memory arrays) and 17 (memory devices).
+2 (board), 3 (chassis), 4 (processor sockets), 9 (system slots), 16 (memory arrays), 17 (memory devices),
+20 (memory device mapped addresses: which physical address range lies on which DIMM) and 42 (the management
+controller's host interface: where the BMC's Redfish service answers from inside the host, DSP0270).
 `burnin.inventory.dmidecode` turns a `dmidecode` text dump into the very same records, so a seller's dump and
 the live tables are judged by the same code. Strings that the firmware leaves unset ("Not Specified") are None.
 Enumerated values are decoded to the words dmidecode prints, so both sources compare equal.
@@ -128,6 +130,51 @@ class MemoryDeviceRecord(Record):
 
 
 @dataclass(frozen=True)
+class MemoryMappedRecord(Record):
+    """A memory device mapped address (type 20): the physical byte range [start, end] that lies on one device."""
+
+    handle: int
+    start: int  # bytes
+    end: int  # bytes, inclusive (as dmidecode prints "Ending Address")
+    device_handle: int | None  # the type 17 structure
+    array_mapped_handle: int | None  # the type 19 structure
+    partition_row: int | None  # None: unknown
+    interleave_position: int | None  # None: not interleaved, or unknown
+    interleaved_depth: int | None
+
+
+@dataclass(frozen=True)
+class RedfishOverIp(Record):
+    """A "Redfish over IP" protocol record (DSP0270 8.4.1) of a host interface."""
+
+    service_uuid: str | None
+    host_ip_assignment: str | None  # "Static", "DHCP", "AutoConf", "Host Selected", "Unknown"
+    host_ip: str | None  # only stated for Static/AutoConf
+    host_mask: str | None
+    service_discovery: str | None
+    service_ip: str | None
+    service_mask: str | None
+    service_port: int | None
+    service_vlan: int | None
+    service_hostname: str | None
+
+
+@dataclass(frozen=True)
+class HostInterfaceRecord(Record):
+    """The management controller host interface (type 42): how the host reaches its BMC."""
+
+    handle: int
+    interface_type: str  # "Network", "KCS: Keyboard Controller Style", ...
+    device_type: str | None  # "USB", "PCI/PCIe", "USB v2", "PCI/PCIe v2", "OEM"
+    usb_id: str | None  # "0d28:0204"
+    pci_id: str | None  # "8086:1533"
+    mac: str | None  # the BMC end's MAC of the USB/PCI NIC (v2 descriptors)
+    credential_bootstrapping: bool  # DSP0270 1.3: the BMC hands out credentials over IPMI
+    redfish: tuple[RedfishOverIp, ...] = ()
+    protocols: tuple[int, ...] = ()  # every protocol record's id (4: Redfish over IP)
+
+
+@dataclass(frozen=True)
 class Smbios(Record):
     """Everything burnin reads from one SMBIOS table (live tables, a binary dump or a dmidecode text dump)."""
 
@@ -142,6 +189,8 @@ class Smbios(Record):
     memory_arrays: tuple[MemoryArrayRecord, ...]
     memory_devices: tuple[MemoryDeviceRecord, ...]
     structure_count: int
+    memory_mapped: tuple[MemoryMappedRecord, ...] = ()
+    host_interfaces: tuple[HostInterfaceRecord, ...] = ()
 
 
 # -- the words dmidecode prints for enumerated values (SMBIOS spec DSP0134) --------------------------
@@ -479,8 +528,126 @@ def _memory_device(s: Structure) -> MemoryDeviceRecord:
     ))
 
 
+def _memory_mapped(s: Structure) -> MemoryMappedRecord | None:
+    start_kib, end_kib = s.dword(0x04), s.dword(0x08)
+    if start_kib is None or end_kib is None:
+        return None
+    if start_kib == 0xFFFFFFFF and len(s.data) >= 0x23:  # SMBIOS 2.7: the extended byte addresses
+        start, end = s.qword(0x13) or 0, s.qword(0x1B) or 0
+    else:
+        start, end = start_kib * 1024, (end_kib + 1) * 1024 - 1
+    device, array = s.word(0x0C), s.word(0x0E)
+    row, position, depth = s.byte(0x10), s.byte(0x11), s.byte(0x12)
+    return MemoryMappedRecord(  # 0xFF is "Unknown" and 0 "not interleaved": None, as dmidecode leaves them out
+        handle=s.handle, start=start, end=end,
+        device_handle=None if device in (None, 0xFFFE, 0xFFFF) else device,
+        array_mapped_handle=None if array in (None, 0xFFFE, 0xFFFF) else array,
+        partition_row=None if row in (None, 0xFF) else row,
+        interleave_position=None if position in (None, 0, 0xFF) else position,
+        interleaved_depth=None if depth in (None, 0, 0xFF) else depth)
+
+
+HOST_INTERFACE_TYPES = {0x02: "KCS: Keyboard Controller Style", 0x03: "8250 UART Register Compatible",
+                        0x04: "16450 UART Register Compatible", 0x05: "16550/16550A UART Register Compatible",
+                        0x06: "16650/16650A UART Register Compatible", 0x07: "16750/16750A UART Register Compatible",
+                        0x08: "16850/16850A UART Register Compatible", 0x40: "Network"}
+HOST_DEVICE_TYPES = {0x02: "USB", 0x03: "PCI/PCIe", 0x04: "USB v2", 0x05: "PCI/PCIe v2"}
+IP_ASSIGNMENT = ("Unknown", "Static", "DHCP", "AutoConf", "Host Selected")
+
+
+def _ip(raw: bytes, fmt: int) -> str | None:
+    import ipaddress
+
+    if fmt == 1 and len(raw) >= 4:
+        return str(ipaddress.IPv4Address(raw[:4]))
+    if fmt == 2 and len(raw) >= 16:
+        return str(ipaddress.IPv6Address(raw[:16]))
+    return None
+
+
+def _redfish_over_ip(data: bytes) -> RedfishOverIp | None:
+    """DSP0270 8.4.1, with dmidecode's offsets (dmi_parse_protocol_record); None when too short."""
+    if len(data) < 91:
+        return None
+    raw = data[0:16]
+    uuid = None
+    if raw not in (b"\0" * 16, b"\xff" * 16):
+        raw = raw[3::-1] + raw[5:3:-1] + raw[7:5:-1] + raw[8:]
+        h = raw.hex()
+        uuid = f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+    host_assign, host_fmt = data[16], data[17]
+    service_assign, service_fmt = data[50], data[51]
+    static_host = host_assign in (1, 3)
+    static_service = service_assign in (1, 3)
+    name_len = data[90]
+    hostname = data[91:91 + name_len].decode("latin-1").rstrip("\0") if 91 + name_len <= len(data) else None
+    return RedfishOverIp(
+        service_uuid=uuid,
+        host_ip_assignment=_lookup(IP_ASSIGNMENT, host_assign, 0),
+        host_ip=_ip(data[18:34], host_fmt) if static_host else None,
+        host_mask=_ip(data[34:50], host_fmt) if static_host else None,
+        service_discovery=_lookup(IP_ASSIGNMENT, service_assign, 0),
+        service_ip=_ip(data[52:68], service_fmt) if static_service else None,
+        service_mask=_ip(data[68:84], service_fmt) if static_service else None,
+        service_port=struct.unpack_from("<H", data, 84)[0] if static_service else None,
+        service_vlan=struct.unpack_from("<I", data, 86)[0] if static_service else None,
+        service_hostname=clean_string(hostname),
+    )
+
+
+def _host_interface(s: Structure) -> HostInterfaceRecord | None:
+    """Type 42 with the network interface descriptors of DSP0270 8.3 (dmidecode's dmi_parse_controller_structure)."""
+    data = s.data
+    if len(data) < 0x0B:
+        return None
+    kind, length = data[0x04], data[0x05]
+    if 0x06 + length > len(data):
+        return None
+    device_type = usb_id = pci_id = mac = None
+    bootstrapping = False
+    if kind == 0x40 and length:
+        code, desc = data[0x06], data[0x07:0x06 + length]
+        device_type = HOST_DEVICE_TYPES.get(code, "OEM" if code >= 0x80 else None)
+
+        def word(offset: int) -> int:
+            return struct.unpack_from("<H", desc, offset)[0]
+
+        if code == 0x02 and length >= 5:
+            usb_id = f"{word(0):04x}:{word(2):04x}"
+        elif code == 0x03 and length >= 9:
+            pci_id = f"{word(0):04x}:{word(2):04x}"
+        elif code == 0x04 and length >= 0x0D:
+            usb_id = f"{word(1):04x}:{word(3):04x}"
+            mac = ":".join(f"{b:02x}" for b in desc[6:12])
+            bootstrapping = length >= 0x11 and bool(word(0x0C) & 1)
+        elif code == 0x05 and length >= 0x14:
+            pci_id = f"{word(1):04x}:{word(3):04x}"
+            mac = ":".join(f"{b:02x}" for b in desc[9:15])
+            bootstrapping = length >= 0x18 and bool(word(0x13) & 1)
+    redfish: list[RedfishOverIp] = []
+    protocols: list[int] = []
+    offset = 0x06 + length
+    count = data[offset] if offset < len(data) else 0
+    offset += 1
+    for _ in range(count):
+        if offset + 2 > len(data) or offset + 2 + data[offset + 1] > len(data):
+            break  # a record that overruns the structure: what follows cannot be trusted
+        rid, rlen = data[offset], data[offset + 1]
+        protocols.append(rid)
+        if rid == 0x04:
+            record = _redfish_over_ip(data[offset + 2 : offset + 2 + rlen])
+            if record is not None:
+                redfish.append(record)
+        offset += 2 + rlen
+    return HostInterfaceRecord(
+        handle=s.handle, interface_type=HOST_INTERFACE_TYPES.get(kind, f"OEM {kind:#04x}" if kind >= 0xF0 else
+                                                                 f"unknown {kind:#04x}"),
+        device_type=device_type, usb_id=usb_id, pci_id=pci_id, mac=mac, credential_bootstrapping=bootstrapping,
+        redfish=tuple(redfish), protocols=tuple(protocols))
+
+
 def decode(structures: list[Structure], version: str | None, source: str, major: int = 0, minor: int = 0) -> Smbios:
-    """Turn walked structures into records (first instance of types 0-3; every instance of 4, 9, 16, 17)."""
+    """Turn walked structures into records (first instance of types 0-3; every instance of 4, 9, 16, 17, 20, 42)."""
     first: dict[int, Structure] = {}
     for s in structures:
         first.setdefault(s.type, s)
@@ -496,6 +663,8 @@ def decode(structures: list[Structure], version: str | None, source: str, major:
         memory_arrays=tuple(_memory_array(s) for s in structures if s.type == 16),
         memory_devices=tuple(_memory_device(s) for s in structures if s.type == 17),
         structure_count=len(structures),
+        memory_mapped=tuple(r for r in (_memory_mapped(s) for s in structures if s.type == 20) if r is not None),
+        host_interfaces=tuple(r for r in (_host_interface(s) for s in structures if s.type == 42) if r is not None),
     )
 
 

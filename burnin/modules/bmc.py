@@ -23,6 +23,17 @@ What makes it FAIL:
 
 No IPMI device -> probe unavailable "no IPMI device (/dev/ipmi0)"; no ipmitool -> "ipmitool is not installed".
 Under --sysroot the module reads ipmitool outputs recorded by `burnin capture`, where there are any.
+
+The same BMC over Redfish (`path`: "auto" takes IPMI where it works and Redfish otherwise; "redfish", "ipmi",
+"both"): the service is found through SMBIOS type 42 (the host interface's "Redfish over IP" record) or
+`redfish_url`; credentials come from the profile (`redfish_username`, `redfish_password`) or, where the host
+interface offers it, from the BMC's credential bootstrapping over IPMI; burnin never guesses a password and says
+why it skipped. Redfish sensors (the Sensors collection, or Thermal/Power), power supplies and fans by health, and
+the log services' entries are turned into the IPMI path's records (`burnin.tools.redfish`) and judged by the same
+functions with the same codes: `bmc-sensor-critical`, `bmc-sensor-warning`, `bmc-sensor-state` ("Health
+Critical" FAILs, "Health Warning" and "AC lost" WARN), `bmc-sel-before-run`, `bmc-sel-<type>`, `bmc-sel-full`.
+Redfish findings about the log name the component `bmc:redfish` where the IPMI path says `bmc`.
+
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ from burnin.judge import Reported
 from burnin.model import Judgement, Probe, Severity
 from burnin.module import Module, ModuleContext, Skip
 from burnin.settings import setting
-from burnin.tools import ipmitool
+from burnin.tools import ipmitool, redfish
 from burnin.tools.ipmitool import SdrRecord, SelEntry, SelInfo, SensorReading
 
 FAIL, WARN = Severity.FAIL, Severity.WARN
@@ -60,9 +71,10 @@ BENIGN = ("presence detected", "device present", "device inserted", "fully redun
 FAIL_WORDS = ("failure detected", "uncorrectable", "ierr", "thermal trip", "frb", "machine check",
               "configuration error", "config error", "parity", "scrub failed", "fatal", "no usable system memory")
 # Discrete sensor states (`sdr elist`), checked in this order.
-STATE_FAIL = ("failure detected", "uncorrectable", "non-recoverable", "ierr", "thermal trip")
+STATE_FAIL = ("failure detected", "uncorrectable", "non-recoverable", "ierr", "thermal trip",
+              "health critical")  # the last: a Redfish power supply or fan (burnin.tools.redfish.health_record)
 STATE_WARN = ("predictive failure", "ac lost", "redundancy lost", "non-redundant", "correctable ecc",
-              "out-of-range", "degraded")
+              "out-of-range", "degraded", "health warning")
 SAMPLE_UNITS = {"degrees C": "bmc_temp_c", "RPM": "bmc_fan_rpm", "Volts": "bmc_volts", "Watts": "bmc_power_w"}
 EXAMPLES = 5
 
@@ -171,6 +183,9 @@ def sel_message(entry: SelEntry, new: bool) -> str:
 
 
 # -- the module ------------------------------------------------------------------------------------
+PATHS = ("auto", "ipmi", "redfish", "both")
+
+
 @dataclass(frozen=True)
 class BmcSettings:
     interval_s: float = setting(10.0, "how often the BMC's sensors are read during the run", unit="s")
@@ -178,12 +193,30 @@ class BmcSettings:
                                        "while)", unit="s")
     max_findings_per_code: int = setting(10, "new SEL events reported one by one per (code, sensor); the rest are "
                                          "summed up in one finding")
+    path: str = setting("auto", "how the BMC is read: auto (IPMI where it works, else Redfish), ipmi, redfish, "
+                        "both", choices=PATHS)
+    redfish_url: str = setting("", "the BMC's Redfish service (https://host[:port]); empty: the host interface "
+                               "that SMBIOS type 42 names")
+    redfish_username: str = setting("", "Redfish user name; empty: the BMC's credential bootstrapping where the host "
+                                    "interface offers it, else Redfish is skipped (burnin never guesses)")
+    redfish_password: str = setting("", "Redfish password (goes with redfish_username)")
+    redfish_verify_tls: bool = setting(False, "check the BMC's TLS certificate (most BMCs present a self-signed one)")
+    redfish_timeout_s: float = setting(30.0, "time allowed for one Redfish request", unit="s")
+
+
+@dataclass
+class _RedfishTarget:
+    url: str | None
+    source: str  # "redfish_url", "SMBIOS type 42 (host interface 0x0004)"
+    bootstrapping: bool  # the host interface offers credential bootstrapping over IPMI
+    why_not: str | None = None  # set when there is no usable target
 
 
 class BmcModule(Module):
     name = "bmc"
     summary = "the BMC's event log before and after the run, and its fan/temperature/voltage/PSU sensors during it"
-    needs = ("an IPMI device (/dev/ipmi0: ipmi_si + ipmi_devintf)", "ipmitool", "root")
+    needs = ("an IPMI device (/dev/ipmi0: ipmi_si + ipmi_devintf) and ipmitool, or a Redfish service with "
+             "credentials", "root")
     stress = False
     Settings = BmcSettings
 
@@ -193,18 +226,73 @@ class BmcModule(Module):
         self._sel_keys: set[tuple] | None = None
         self._sensors_ok = False
         self._reported = Reported()
+        self._ipmi: bool | None = None  # the IPMI path is used in this run (None: check() did not decide)
+        self._rf: redfish.Client | None = None
+        self._rf_keys: set[tuple] | None = None
+        self._rf_info: SelInfo | None = None
+
+    # -- which path ------------------------------------------------------------------------------------
+    def _ipmi_unavailable(self) -> str | None:
+        if not self.host.live:
+            return None if self.host.which("ipmitool") else "no ipmitool output in the captured tree"
+        if not any(self.host.exists(p) for p in ipmitool.DEVICE_PATHS):
+            return ("no IPMI device (/dev/ipmi0): no BMC, or the ipmi_si and ipmi_devintf kernel modules are not "
+                    "loaded")
+        if not self.host.which("ipmitool"):
+            return "ipmitool is not installed"
+        return None
+
+    def _redfish_target(self) -> _RedfishTarget:
+        if not self.host.live:
+            return _RedfishTarget(None, "", False, "Redfish is read from a live BMC only, not from a captured tree")
+        if self.settings.redfish_url:
+            return _RedfishTarget(self.settings.redfish_url, "redfish_url", False)
+        from burnin.inventory.smbios import read_host_tables
+
+        smbios, why = read_host_tables(self.host)
+        if smbios is None:
+            return _RedfishTarget(None, "", False, f"no Redfish host interface known ({why}) and no redfish_url set")
+        for hi in smbios.host_interfaces:
+            urls = redfish.host_interface_urls([hi])
+            if urls:
+                return _RedfishTarget(urls[0], f"SMBIOS type 42 (host interface {hi.handle:#06x})",
+                                      hi.credential_bootstrapping)
+        return _RedfishTarget(None, "", False, "no Redfish host interface in SMBIOS (type 42) and no redfish_url set")
+
+    def _credentials_missing(self, target: _RedfishTarget) -> str | None:
+        if self.settings.redfish_username:
+            return None
+        if target.bootstrapping and self._ipmi_unavailable() is None:
+            return None
+        return (f"Redfish at {target.url}: no credentials — set [settings.bmc] redfish_username and redfish_password"
+                + ("" if target.bootstrapping else "; the host interface offers no credential bootstrapping")
+                + " (burnin never guesses a password)")
+
+    def _choose(self) -> tuple[bool, _RedfishTarget | None, list[str]]:
+        """(use IPMI, the Redfish target to use or None, why paths are not used)."""
+        path = self.settings.path
+        why: list[str] = []
+        ipmi_why = self._ipmi_unavailable() if path in ("auto", "ipmi", "both") else "not asked for"
+        use_ipmi = ipmi_why is None
+        if ipmi_why and path != "redfish":
+            why.append(ipmi_why)
+        target = None
+        if path in ("redfish", "both") or (path == "auto" and not use_ipmi):
+            target = self._redfish_target()
+            missing = target.why_not or self._credentials_missing(target)
+            if missing:
+                why.append(missing)
+                target = None
+        return use_ipmi, target, why
 
     def probe(self) -> Probe:
+        use_ipmi, target, why = self._choose()
+        if not use_ipmi and target is None:
+            return Probe.unavailable("; ".join(why))
         if not self.host.live:
-            if self.host.which("ipmitool"):
-                return Probe.ok("ipmitool outputs replayed from the capture")
-            return Probe.unavailable("no ipmitool output in the captured tree")
-        if not any(self.host.exists(p) for p in ipmitool.DEVICE_PATHS):
-            return Probe.unavailable("no IPMI device (/dev/ipmi0): no BMC, or the ipmi_si and ipmi_devintf kernel "
-                                     "modules are not loaded")
-        if not self.host.which("ipmitool"):
-            return Probe.unavailable("ipmitool is not installed")
-        return Probe.ok()
+            return Probe.ok("ipmitool outputs replayed from the capture")
+        used = (["IPMI"] if use_ipmi else []) + ([f"Redfish at {target.url} ({target.source})"] if target else [])
+        return Probe.ok(" and ".join(used))
 
     # -- plumbing --------------------------------------------------------------------------------------
     def _ipmitool(self, ctx: ModuleContext, argv: list[str]):
@@ -222,10 +310,16 @@ class BmcModule(Module):
         parsed = ipmitool.parse_sensor(result.stdout)
         if not parsed.readings:
             return False
-        metrics = sample_metrics(parsed.readings)
+        self._judge_readings(ctx, parsed.readings, during)
+        return True
+
+    def _judge_readings(self, ctx: ModuleContext, readings: Iterable[SensorReading], during: str) -> None:
+        """Threshold sensors of either path: samples, and a finding for each one out of range."""
+        readings = list(readings)
+        metrics = sample_metrics(readings)
         if metrics:
             ctx.sample(metrics)
-        for reading in parsed.readings:
+        for reading in readings:
             verdict = judge_reading(reading)
             if verdict is None:
                 continue
@@ -238,13 +332,17 @@ class BmcModule(Module):
                 {"sensor": reading.name, "value": reading.value, "unit": reading.unit, "status": reading.status,
                  "lnr": reading.lnr, "lcr": reading.lcr, "lnc": reading.lnc, "unc": reading.unc, "ucr": reading.ucr,
                  "unr": reading.unr, "when": during}))
-        return True
 
     def _read_states(self, ctx: ModuleContext, during: str) -> bool:
         result = self._ipmitool(ctx, ipmitool.sdr_elist_argv())
         if not result.stdout.strip():
             return False
-        for record in ipmitool.parse_sdr(result.stdout).records:
+        self._judge_states(ctx, ipmitool.parse_sdr(result.stdout).records, during)
+        return True
+
+    def _judge_states(self, ctx: ModuleContext, records: Iterable[SdrRecord], during: str) -> None:
+        """Discrete sensors of either path (`sdr elist`, or Redfish power supplies and fans by health)."""
+        for record in records:
             verdict = judge_state(record)
             if verdict is None:
                 continue
@@ -259,7 +357,6 @@ class BmcModule(Module):
                 {"sensor": record.name, "status": record.status, "reading": record.reading,
                  "states": list(record.states), "sensor_id": record.sensor_id, "entity": record.entity,
                  "when": during}))
-        return True
 
     def _sel_info_now(self, ctx: ModuleContext) -> SelInfo | None:
         result = self._ipmitool(ctx, ipmitool.sel_info_argv())
@@ -268,10 +365,75 @@ class BmcModule(Module):
         info = ipmitool.parse_sel_info(result.stdout)
         return info if info.entries is not None else None
 
+    # -- Redfish ---------------------------------------------------------------------------------------
+    def _redfish_credentials(self, ctx: ModuleContext) -> redfish.Credentials | None:
+        if self.settings.redfish_username:
+            return redfish.Credentials(self.settings.redfish_username, self.settings.redfish_password, "settings")
+        result = self._ipmitool(ctx, redfish.bootstrap_argv())
+        credentials = redfish.parse_bootstrap(result.stdout) if result.ok else None
+        if credentials is None:
+            ctx.note("the BMC's credential bootstrapping gave no account", stderr=result.stderr[-300:])
+        return credentials
+
+    def _redfish_connect(self, ctx: ModuleContext, target: _RedfishTarget) -> str | None:
+        """Open the Redfish client; the reason when it could not be opened."""
+        credentials = self._redfish_credentials(ctx)
+        if credentials is None:
+            return f"Redfish at {target.url}: credential bootstrapping offered but no account was handed out"
+        try:
+            self._rf = redfish.Client(target.url, credentials, self.settings.redfish_verify_tls,
+                                      self.settings.redfish_timeout_s)
+        except redfish.RedfishError as exc:
+            return f"Redfish at {target.url} could not be reached: {exc}"
+        ctx.note("BMC read over Redfish", url=target.url, found_by=target.source, user_from=credentials.source)
+        return None
+
+    def _redfish_sensors(self, ctx: ModuleContext, during: str, states: bool) -> bool:
+        if self._rf is None:
+            return False
+        sensors = redfish.read_sensors(self._rf.get)
+        if sensors.unreadable:
+            ctx.note("Redfish documents that could not be read", errors=list(sensors.unreadable[:20]))
+        self._judge_readings(ctx, sensors.readings, during)
+        if states:
+            self._judge_states(ctx, sensors.states, during)
+        return bool(sensors.readings or sensors.states)
+
+    def _redfish_logs(self, ctx: ModuleContext) -> redfish.LogEntries | None:
+        if self._rf is None:
+            return None
+        try:
+            logs = redfish.read_log_entries(self._rf.get)
+        except redfish.RedfishError as exc:
+            ctx.note("the BMC's Redfish logs could not be read", error=str(exc))
+            return None
+        if logs.unreadable:
+            ctx.note("Redfish logs that could not be read (in part)", errors=list(logs.unreadable[:20]))
+        return logs
+
     # -- phases ----------------------------------------------------------------------------------------
     def check(self, ctx: ModuleContext) -> None:
-        if not self.host.can_run:
-            raise Skip("no ipmitool output in the captured tree")
+        use_ipmi, target, why = self._choose()
+        if not use_ipmi and target is None:
+            raise Skip("; ".join(why))
+        read_any = False
+        if use_ipmi and not self.host.can_run:
+            why.append("no ipmitool output in the captured tree")
+            self._ipmi = False
+        elif use_ipmi:
+            self._ipmi = self._check_ipmi(ctx)
+            read_any = self._ipmi
+        if target is not None:
+            problem = self._redfish_connect(ctx, target)
+            if problem:
+                ctx.note(problem)
+                why.append(problem)
+            else:
+                read_any = self._check_redfish(ctx) or read_any
+        if not read_any:
+            raise Skip("; ".join(why) or "the BMC gave no answer")
+
+    def _check_ipmi(self, ctx: ModuleContext) -> bool:
         info = self._sel_info_now(ctx)
         if info is not None:
             listing = self._ipmitool(ctx, ipmitool.sel_list_argv())
@@ -286,10 +448,22 @@ class BmcModule(Module):
         self._sensors_ok = self._read_sensors(ctx, "at preflight")
         states_ok = self._read_states(ctx, "at preflight")
         if self._sel_info is None and not self._sensors_ok and not states_ok:
-            raise Skip("ipmitool got no answer from the BMC (sel info, sensor and sdr elist all failed)")
+            ctx.note("ipmitool got no answer from the BMC (sel info, sensor and sdr elist all failed)")
+            return False
+        return True
 
-    def _baseline(self, ctx: ModuleContext, listing: ipmitool.SelList, info: SelInfo) -> None:
-        self._sel_keys = {sel_key(e) for e in listing.entries}
+    def _check_redfish(self, ctx: ModuleContext) -> bool:
+        logs = self._redfish_logs(ctx)
+        if logs is not None:
+            self._rf_info = logs.info()
+            self._rf_keys = {sel_key(e) for e in logs.entries}
+            self._baseline(ctx, ipmitool.SelList(logs.entries), self._rf_info, component="bmc:redfish")
+        sensors_ok = self._redfish_sensors(ctx, "at preflight", states=True)
+        return logs is not None or sensors_ok
+
+    def _baseline(self, ctx: ModuleContext, listing: ipmitool.SelList, info: SelInfo, component: str = "bmc") -> None:
+        if component == "bmc":
+            self._sel_keys = {sel_key(e) for e in listing.entries}
         if listing.unparsed:
             ctx.note("SEL lines that could not be parsed", lines=list(listing.unparsed[:20]))
         judged = [(e, sel_severity(e)) for e in listing.entries]
@@ -299,7 +473,7 @@ class BmcModule(Module):
             critical = sum(1 for _, s in hardware if s is FAIL)
             lines = [e.line.strip() for e, _ in hardware]
             ctx.warn(
-                "bmc", "bmc-sel-before-run",
+                component, "bmc-sel-before-run",
                 f"The BMC's event log already holds {len(hardware)} hardware event(s) from before this run "
                 f"({', '.join(f'{name} {n}' for name, n in by_type.most_common())})"
                 + (f", {critical} of them critical" if critical else "")
@@ -308,28 +482,64 @@ class BmcModule(Module):
                  "first": lines[:EXAMPLES], "last": lines[-EXAMPLES:] if len(lines) > EXAMPLES else []},
             )
         else:
-            ctx.note("BMC event log read before the run: no hardware events", entries=len(listing.entries))
+            ctx.note("BMC event log read before the run: no hardware events", entries=len(listing.entries),
+                     path=component)
         if info.overflow or (info.percent_used is not None and info.percent_used >= 100):
-            ctx.warn("bmc", "bmc-sel-full",
+            ctx.warn(component, "bmc-sel-full",
                      "The BMC's event log is full: events during the run may not be recorded. Save it and clear it "
                      "(ipmitool sel save FILE; ipmitool sel clear), then run again.",
                      {"entries": info.entries, "percent_used": info.percent_used, "overflow": info.overflow})
 
+    def _ipmi_in_use(self) -> bool:
+        if self._ipmi is None:  # a phase called without check(): IPMI where it can be read
+            self._ipmi = (self.settings.path != "redfish" and self._ipmi_unavailable() is None
+                          and self.host.can_run)
+        return self._ipmi
+
     def run(self, ctx: ModuleContext) -> None:
-        if not self.host.can_run:
-            raise Skip("no ipmitool output in the captured tree")
+        if not self._ipmi_in_use() and self._rf is None:
+            raise Skip("the BMC could not be read at preflight")
         interval = self.settings.interval_s
         readable = True
         while not ctx.stopping():
-            if not self._read_sensors(ctx, "during the run") and readable:
+            ok = True
+            if self._ipmi:
+                ok = self._read_sensors(ctx, "during the run")
+            if self._rf is not None:
+                ok = self._redfish_sensors(ctx, "during the run", states=False) and ok
+            if not ok and readable:
                 readable = False
-                ctx.note("the BMC's sensors could not be read (ipmitool sensor gave nothing)")
+                ctx.note("the BMC's sensors could not be read during the run")
             if ctx.wait(interval):
                 break
 
     def finish(self, ctx: ModuleContext) -> None:
-        if not self.host.can_run:
-            raise Skip("no ipmitool output in the captured tree")
+        if not self._ipmi_in_use() and self._rf is None:
+            raise Skip("the BMC could not be read at preflight")
+        try:
+            if self._ipmi:
+                self._finish_ipmi(ctx)
+            if self._rf is not None:
+                self._finish_redfish(ctx)
+        finally:
+            if self._rf is not None:
+                self._rf.close()
+
+    def _finish_redfish(self, ctx: ModuleContext) -> None:
+        self._redfish_sensors(ctx, "at the end of the run", states=True)
+        if self._rf_keys is None:
+            ctx.note("the BMC's Redfish logs were not compared: no baseline was taken")
+            return
+        logs = self._redfish_logs(ctx)
+        if logs is None:
+            return
+        new = [e for e in logs.entries if sel_key(e) not in self._rf_keys]
+        if not new:
+            ctx.note("BMC Redfish logs unchanged during the run", entries=len(logs.entries))
+            return
+        self._judge_new(ctx, new)
+
+    def _finish_ipmi(self, ctx: ModuleContext) -> None:
         self._read_states(ctx, "at the end of the run")
         if self._sel_info is None or self._sel_keys is None:
             ctx.note("the BMC's event log was not compared: no baseline was taken")

@@ -2,11 +2,11 @@
 run (A) and the soak at home (B).
 
 Compared: the hardware in the `inventory` records (disks by serial, DIMMs by slot and serial, CPUs by model
-and count, NICs by MAC), failures and warnings that B reports and A did not, and samples under the same
+and count and, where both runs read them, by each socket's PPIN, NICs by MAC), failures and warnings that B reports and A did not, and samples under the same
 metric name: peak temperatures higher in B, median bandwidth/throughput lower in B.
 
-FAIL: a different machine (system serial differs), a disk, DIMM or NIC of A missing or swapped in B, another
-CPU model or count, less memory, or a new failure in B. WARN: hardware added in B, CPU cores or threads
+FAIL: a different machine (system serial differs), a disk, DIMM or NIC of A missing or swapped in B, a CPU of A
+(by PPIN) not in B, another CPU model or count, less memory, or a new failure in B. WARN: hardware added in B, CPU cores or threads
 changed, temperatures higher by more than `temp_rise_c`, throughput lower by more than `throughput_drop_pct`,
 a new warning in B, or no inventory to compare. The exit code is `run`'s: 0 PASS/WARN, 1 FAIL.
 """
@@ -255,7 +255,39 @@ def compare_cpu(a: Any, b: Any) -> tuple[list[Finding], list[str]]:
         if va is not None and vb is not None and va != vb:
             findings.append(_f(severity, "cpu", code, f"The CPU {key} changed from {va} to {vb}.", key=key, a=va, b=vb))
     unchanged = [f"CPU ({model_a}, {fa.get('sockets') or '?'} socket(s))"] if model_a and not findings else []
-    return findings, unchanged
+    ppin_findings, ppin_same = compare_ppins(a, b)
+    return findings + ppin_findings, unchanged + ppin_same
+
+
+def _ppins(cpu: Any) -> dict[str, Any]:
+    """PPIN -> socket (package) of an inventory's CPU record; {} where the run read none."""
+    rows = _rows(cpu.get("ppins")) if isinstance(cpu, Mapping) else []
+    out = {}
+    for row in rows:
+        ppin = _serial(row.get("ppin"))
+        if ppin and ppin not in ("0x0", "0"):
+            out[ppin.lower()] = row.get("package")
+    return out
+
+
+def compare_ppins(a: Any, b: Any) -> tuple[list[Finding], list[str]]:
+    """The processors themselves, by PPIN: a CPU of the first run that is not in the second was swapped."""
+    in_a, in_b = _ppins(a), _ppins(b)
+    if not in_a or not in_b:
+        if in_a or in_b:
+            return [_f(Severity.INFO, "cpu", "cpu-ppin-unknown",
+                       f"Only the {'first' if in_a else 'second'} run read the CPUs' PPINs, so whether the same "
+                       "processors came back cannot be told.", a=sorted(in_a), b=sorted(in_b))], []
+        return [], []
+    findings = [_f(Severity.FAIL, f"cpu:socket{socket}", "cpu-swapped",
+                   f"The CPU in socket {socket} of the first run (PPIN {ppin}) is not in the second: another "
+                   "processor of the same model was fitted.", ppin=ppin, socket=socket, b=sorted(in_b))
+                for ppin, socket in in_a.items() if ppin not in in_b]
+    findings += [_f(Severity.WARN, f"cpu:socket{socket}", "cpu-new",
+                    f"The CPU in socket {socket} of the second run (PPIN {ppin}) was not in the first.",
+                    ppin=ppin, socket=socket, a=sorted(in_a)) for ppin, socket in in_b.items() if ppin not in in_a]
+    same = sum(1 for ppin in in_a if ppin in in_b)
+    return findings, [f"{same} CPU(s) by PPIN"] if same else []
 
 
 def _mac(nic: Mapping[str, Any]) -> str | None:

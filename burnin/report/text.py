@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from burnin.coverage import ecc_reporting
 from burnin.model import Severity, Verdict
 from burnin.report.terminal import field, message
 from burnin.verdict import RunSummary
@@ -76,6 +77,7 @@ def verdict_block(summary: RunSummary, colour: bool = False) -> str:
         lines += [" " * len(head) + more for more in body[1:]]
     if not summary.modules:
         lines.append(" (no modules ran)")
+    lines += _wrap(ecc_reporting(summary.findings, summary.modules), 1)
     for severity, title in ((Severity.FAIL, "FAILED"), (Severity.WARN, "WARNINGS")):
         chosen = [f for f in summary.findings if f.severity is severity]
         if not chosen:

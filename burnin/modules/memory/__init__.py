@@ -30,13 +30,14 @@ Findings:
 
 | code | severity | when |
 |------|----------|------|
-| `memory-mismatch` | FAIL | a pattern check or stressapptest found wrong data (virtual and physical address, expected and actual word, flipped bits, NUMA node and the DIMMs that may hold it) |
+| `memory-mismatch` | FAIL | a pattern check or stressapptest found wrong data (virtual and physical address, expected and actual word, flipped bits, NUMA node, and the DIMM that holds the address by the EDAC driver's decoder, else the firmware's SMBIOS type 20 map, else "address only, no decoder on this platform": `memory.locate`) |
 | `memory-worker-died` | FAIL | a worker crashed under load, e.g. SIGBUS from a poisoned page; WARN when it was killed from outside (SIGKILL while memory was not short) |
 | `ecc-uncorrected` | FAIL | an uncorrected ECC error, since boot or during the run |
 | `ecc-corrected-rate` | FAIL | corrected ECC errors at more than `ce_per_hour_fail` per hour (over a window of at least one hour, so one error in a short run is not a rate) |
 | `memory-bandwidth-low` | WARN | a node's bandwidth below `min_sibling_fraction` of its siblings' (FAIL when `sibling_severity` is "fail") |
 | `ecc-corrected` | WARN | any corrected ECC error |
 | `memory-worker-oom-killed` | WARN | the OOM killer ended a worker, so that memory was not tested to the end (severity `worker_oom_killed`) |
+| `ecc-reporting` | INFO | whether ECC reporting was proven (an EINJ-injected correctable error counted on exactly one DIMM), unverified (and why), or not applicable (no ECC); the verdict block shows it |
 | `tool-error` | WARN | stressapptest could not run properly (if it was the only engine the phase raises: ERROR) |
 | `memory-worker-error` | WARN | a worker could not allocate or failed |
 | `ecc-counters-unavailable` | INFO | no EDAC driver, so ECC errors cannot be seen |
@@ -59,7 +60,7 @@ from burnin.inventory.memory import parse_cpulist, read_numa_nodes
 from burnin.load import engine_slices, pick_engines
 from burnin.model import Probe
 from burnin.module import Module, ModuleContext, Skip
-from burnin.modules.memory import bandwidth, patterns
+from burnin.modules.memory import bandwidth, eccproof, patterns
 from burnin.modules.memory.bandwidth import Expectation, expected_bandwidth, judge_bandwidth  # noqa: F401
 from burnin.modules.memory.ecc import DURING, SINCE_RESET, EccWatch, judge_ecc, match_dimm  # noqa: F401
 from burnin.modules.memory.engine import Engines
@@ -68,6 +69,7 @@ from burnin.modules.memory.plan import (  # noqa: F401 - the module's readers an
     plan_memory, read_cgroup_memory, read_oom_kills, split_workers,
 )
 from burnin.settings import setting
+from burnin.tools import edac
 
 ENGINES = ("builtin", "stressapptest")
 _SEVERITIES = ("fail", "warn", "info")
@@ -100,6 +102,9 @@ class MemorySettings:
     stressapptest_pause_delay_s: int = setting(0, "stressapptest's power-spike pause period (0: its default)",
                                                unit="s")
     stressapptest_args: tuple[str, ...] = setting((), "extra stressapptest arguments, e.g. [\"-W\"]")
+    ecc_proof: bool = setting(False, "prove ECC reporting: inject one correctable memory error through ACPI EINJ "
+                              "into a page burnin owns and expect one DIMM's EDAC counter to rise")
+    ecc_proof_timeout_s: float = setting(10.0, "how long the injected error may take to be counted", unit="s")
 
 
 class MemoryModule(Module):
@@ -183,10 +188,26 @@ class MemoryModule(Module):
     def check(self, ctx: ModuleContext) -> None:
         self.ecc.begin(ctx)
         self.ecc.since_reset(ctx)
+        self.prove_ecc(ctx)
         if self.host.live:
             plan = self.plan(ctx)
             ctx.note("memory plan", seed=self._seed_value(),
                      nodes={n: list(i.cpus) for n, i in self.nodes(ctx).items()}, **plan.to_record())
+
+    def prove_ecc(self, ctx: ModuleContext) -> None:
+        """Whether ECC reporting is proven, unverified (and why) or not applicable: one INFO finding, always."""
+        memory = getattr(ctx.inventory, "memory", None)
+        ecc = getattr(memory, "ecc", None)
+        ecc_types = tuple(k.strip() for k in ecc.split(",")) if ecc else None
+        proof = eccproof.gather(self.host, ecc_types, self.settings.ecc_proof)
+        if proof.status == eccproof.INJECT:
+            proof = eccproof.prove(self.host, self.settings.ecc_proof_timeout_s,
+                                   names=lambda snapshot: self.ecc.names(ctx, snapshot))
+            # The injected error is not the machine's: the run's ECC window starts after it.
+            if self.ecc.start is not None and self.ecc.start.available:
+                self.ecc.start = self.ecc.last = edac.read_edac(self.host)
+        ctx.info("memory", "ecc-reporting", proof.line() + ".",
+                 {"status": proof.status, "why": proof.why, **proof.evidence})
 
     def run(self, ctx: ModuleContext) -> None:
         if self.ecc.start is None:

@@ -107,6 +107,22 @@ class EccWatch:
         self.last: edac.EdacSnapshot | None = None
         self._next = 0.0
         self.reported: dict[tuple[Any, str, Any], str] = {}  # (edac counter, code, window): one finding each
+        # Counts burnin caused itself (the EDAC debug decoder naming a miscompare's DIMM): not the machine's errors.
+        self.discounted: dict[tuple[str, str], int] = {}
+
+    def discount(self, caused: Iterable[edac.EdacIncrease]) -> None:
+        for inc in caused:
+            key = (inc.counter.key, inc.counter.kind)
+            self.discounted[key] = self.discounted.get(key, 0) + inc.delta
+
+    def grown(self, before: edac.EdacSnapshot, after: edac.EdacSnapshot) -> list[edac.EdacIncrease]:
+        """What grew between two readings, less what burnin caused itself."""
+        out = []
+        for inc in edac.increases(before, after):
+            own = self.discounted.get((inc.counter.key, inc.counter.kind), 0)
+            if inc.delta - own > 0:
+                out.append(edac.EdacIncrease(inc.counter, inc.before + own, inc.after))
+        return out
 
     @property
     def available(self) -> bool:
@@ -166,7 +182,7 @@ class EccWatch:
         self.last = snapshot
         totals = edac.totals(snapshot)
         ctx.sample({"ecc_ce_total": totals["ce"], "ecc_ue_total": totals["ue"]})
-        grown = edac.increases(self.start, snapshot)
+        grown = self.grown(self.start, snapshot)
         hours = (snapshot.taken_at - self.start.taken_at) / 3600
         limit = self.ce_per_hour_fail
         urgent = [inc for inc in grown if inc.counter.kind == "ue"
@@ -192,7 +208,7 @@ class EccWatch:
         assert self.start is not None
         snapshot = edac.read_edac(self.host)
         hours = (snapshot.taken_at - self.start.taken_at) / 3600
-        grown = edac.increases(self.start, snapshot)
+        grown = self.grown(self.start, snapshot)
         judgements = judge_ecc(grown, hours, self.ce_per_hour_fail, self.names(ctx, snapshot), DURING)
         self.emit(ctx, [j for j in judgements if (j.evidence.get("edac_counter"), "ecc-corrected-rate",
                                                   DURING) not in self.reported])

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from burnin.host import Host, natural_key
 from burnin.load import ProgramLoad, WorkerPool, describe_exit, drive, exit_signal
 from burnin.module import ModuleContext
-from burnin.modules.memory import patterns
+from burnin.modules.memory import locate, patterns
 from burnin.modules.memory.ecc import EccWatch, dimms
 from burnin.modules.memory.plan import MIB, MemoryPlan, NodeInfo, parse_meminfo, read_oom_kills, split_workers
 from burnin.tools import stressapptest
@@ -49,6 +49,22 @@ class Engines:
         self.ecc = ecc
         self.seed = seed
         self.explained = False  # a finding already says why some memory went untested
+        self._smbios: Any = None  # the host's SMBIOS tables (type 20: which DIMM holds an address), read once
+
+    def locate(self, ctx: ModuleContext, physical: str | None) -> locate.DimmLocation:
+        """The DIMM behind a miscompare's physical address ("0x1234"), by the best decoder this platform has."""
+        if self._smbios is None:
+            from burnin.inventory.smbios import read_host_tables
+
+            self._smbios = read_host_tables(self.host)[0] or False
+        tables = self._smbios or None
+        try:
+            phys = int(physical, 16) if physical else None
+        except ValueError:
+            phys = None
+        return locate.locate(phys, host=self.host, mapped=tables.memory_mapped if tables else (),
+                             devices=tables.memory_devices if tables else (),
+                             names=lambda snapshot: self.ecc.names(ctx, snapshot), discount=self.ecc.discount)
 
     def candidates(self, ctx: ModuleContext, node: NodeInfo | None) -> list[str]:
         """The populated DIMMs on the node's socket(s): where wrong data may live."""
@@ -150,13 +166,15 @@ class Engines:
                     f"{', ...' if len(bits) > 8 else ''})")
         where = node.label if node else f"node {spec.node}"
         phys = data.get("physical_address")
+        hint = self.ecc.hint(ctx)  # before the decoder adds its own count
+        dimm = self.locate(ctx, phys)
         ctx.fail(
             f"memory:node{spec.node}", "memory-mismatch",
             f"Memory on NUMA {where} returned wrong data: {bit_text} of the word at "
             f"{phys or data['virtual_address']} flipped (expected {data['expected']}, read {data['actual']}) in the "
-            f"{data['pattern']} test.",
+            f"{data['pattern']} test: {dimm.text}.",
             {"engine": "builtin", "phase": ctx.phase, **data, "dimm_candidates": self.candidates(ctx, node),
-             **self.ecc.hint(ctx)},
+             "dimm_location": dimm.to_record(), **hint},
         )
 
     def _worker_died(self, ctx: ModuleContext, spec: patterns.WorkerSpec, exitcode: int | None, error: str | None,
@@ -243,8 +261,11 @@ class Engines:
         reported = outcome.reported
         if reported == "hardware" or outcome.miscompares:
             first = outcome.miscompares[0] if outcome.miscompares else None
+            dimm = self.locate(ctx, first.to_record()["physical_address"]) if first else None
+            evidence["dimm_location"] = dimm.to_record() if dimm else None
             detail = (f": the word at {first.to_record()['physical_address'] or first.to_record()['virtual_address']} "
-                      f"read {first.read:#018x} instead of {first.expected:#018x}" if first else "")
+                      f"read {first.read:#018x} instead of {first.expected:#018x} ({dimm.text})" if first and dimm
+                      else "")
             ctx.fail(component, "memory-mismatch",
                      f"stressapptest found wrong data in memory on NUMA {node.label}"
                      f" ({outcome.hardware_incidents or len(outcome.miscompares)} hardware incidents){detail}.",

@@ -86,7 +86,7 @@ def test_a_fleet_of_100_journals_in_three_layouts_lists_failures_first(tmp_path)
     assert data["skipped"] == ["results/host001/run.ocp.jsonl"]
     assert took < 10, f"{took:.1f} s for 100 small journals"  # the bound on real-sized ones: scripts/bench
 
-    page = Path(data["html"]).read_text()
+    page = Path(data["page"]).read_text()
     parsed = Rows(page)
     assert verdicts(parsed.rows)[:40] == ["FAIL"] * 40 and verdicts(parsed.rows)[-20:] == ["PASS"] * 20
     assert "img" not in parsed.tags and parsed.tags.count("script") == 1  # only the page's own sorter
@@ -120,7 +120,7 @@ def test_an_unreadable_journal_is_a_row_and_no_journal_is_exit_2(tmp_path):
 
 def test_the_terminal_summary_names_each_machine_to_send_back(tmp_path):
     make_fleet(tmp_path, machines=5, hours=0.01)
-    result = CliRunner().invoke(main, ["fleet", str(tmp_path), "--html", str(tmp_path / "page.html")])
+    result = CliRunner().invoke(main, ["fleet", str(tmp_path), "--out", str(tmp_path / "page.html")])
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[0].startswith("FAIL: 2") and "(5 machines)" in lines[0]

@@ -363,7 +363,11 @@ def render_fleet(fleet: Fleet, title: str = "burnin fleet", base: str = "") -> s
             f"Click a column to sort it.</p></main><script>{SCRIPT}</script></body></html>\n")
 
 
-def write_fleet_html(fleet: Fleet, path: str | Path, title: str = "burnin fleet", root: str | Path = "") -> None:
+def default_page(directory: str | Path) -> str:
+    return os.path.join(directory, "fleet.html")
+
+
+def write_fleet_page(fleet: Fleet, path: str | Path, title: str = "burnin fleet", root: str | Path = "") -> None:
     base = os.path.relpath(root, Path(path).resolve().parent) if root else ""
     write_atomically(path, render_fleet(fleet, title, base))
 

@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     make_fleet(args.dir, args.machines, args.hours)
     print(f"{args.machines} journals of {args.hours:g} h made in {time.perf_counter() - began:.1f} s")
 
-    from burnin.report.fleet import collect, write_fleet_html
+    from burnin.report.fleet import collect, write_fleet_page
 
     began = time.perf_counter()
     fleet = collect(args.dir)
-    write_fleet_html(fleet, Path(args.dir) / "fleet.html", root=args.dir)
+    write_fleet_page(fleet, Path(args.dir) / "fleet.html", root=args.dir)
     took = time.perf_counter() - began
     print(f"burnin fleet: {len(fleet.machines)} machines, counts {fleet.counts()}: {took:.2f} s")
     return 0 if took < 2.0 else 1

@@ -12,25 +12,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fleet_captures import failing_capture
 
 from burnin.cli import main
 
 pytestmark = pytest.mark.ansible
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
 PLAYBOOK = ROOT / "scripts" / "ansible" / "playbook.yml"
 ANSIBLE = shutil.which("ansible-playbook", path=os.pathsep.join([str(Path(sys.executable).parent),
                                                                    os.environ.get("PATH", "")]))
-
-
-def failing_capture(tmp_path) -> Path:
-    tree = tmp_path / "capture"
-    for part in (DATA / "sysfs" / "procfs", DATA / "thermal" / "dual-socket-fan-stopped",
-                 DATA / "edac" / "s2600kpr-sb_edac"):
-        shutil.copytree(part, tree, symlinks=True, dirs_exist_ok=True)
-    (tree / "sys/devices/system/edac/mc/mc0/dimm0/dimm_ue_count").write_text("2\n")
-    return tree
 
 
 @pytest.mark.skipif(ANSIBLE is None, reason="ansible-playbook is not installed (pip install ansible-core)")

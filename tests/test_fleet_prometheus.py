@@ -22,13 +22,7 @@ RULES = ROOT / "scripts" / "prometheus" / "burnin-alerts.yml"
 PROMTOOL = shutil.which("promtool")
 sys.path.insert(0, str(ROOT / "scripts" / "bench"))
 from make_journal import write_journal  # noqa: E402
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self):
-        return self.now
+from test_report_prometheus import Clock  # noqa: E402
 
 
 class Run:

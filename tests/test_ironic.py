@@ -3,10 +3,10 @@
 service steps, runs it through its own clean/service extensions, and fails the step naming the part on a FAIL."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from fleet_captures import failing_capture
 
 pytestmark = pytest.mark.ironic
 
@@ -16,7 +16,6 @@ from ironic_python_agent import config  # noqa: E402,F401 - IPA's options must e
 from ironic_python_agent import hardware, inspector, utils  # noqa: E402
 from ironic_python_agent.extensions import clean, service  # noqa: E402
 
-DATA = Path(__file__).parent / "data"
 # The node as the conductor sends it: IPA's own disk wait reads instance_info and properties.
 NODE = {"uuid": "00000000-0000-0000-0000-000000000023", "instance_info": {}, "properties": {},
         "driver_internal_info": {}}
@@ -40,16 +39,6 @@ def run_step(extension, kind: str, args: dict, state: str):
         command = extension.execute_service_step(step=step, node=node, ports=[], service_version=None)
     command.join()
     return command
-
-
-def failing_capture(tmp_path) -> Path:
-    """A real capture with a stopped fan and a DIMM with uncorrected errors (as in test_coverage)."""
-    tree = tmp_path / "capture"
-    for part in (DATA / "sysfs" / "procfs", DATA / "thermal" / "dual-socket-fan-stopped",
-                 DATA / "edac" / "s2600kpr-sb_edac"):
-        shutil.copytree(part, tree, symlinks=True, dirs_exist_ok=True)
-    (tree / "sys/devices/system/edac/mc/mc0/dimm0/dimm_ue_count").write_text("2\n")
-    return tree
 
 
 def test_ipa_finds_the_manager_and_lists_burnin_run_as_clean_and_service_step():

@@ -2,12 +2,12 @@
 says every finding as a diagnosis, for a real run, a failing capture and a run cut short."""
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fleet_captures import DIMM, FAN, failing_capture
 
 from burnin import journal
 from burnin.cli import main
@@ -108,11 +108,7 @@ def test_a_real_run_writes_ocp_output_that_validates(tmp_path):
 def test_a_failing_capture_says_each_failed_part_as_a_fail_diagnosis(tmp_path):
     """The capture with a stopped fan and a DIMM with uncorrected errors (see test_coverage): `check --sysroot`
     with --ocp validates, FAILs, and names the fan and the DIMM in FAIL diagnoses."""
-    tree = tmp_path / "capture"
-    for part in (DATA / "sysfs" / "procfs", DATA / "thermal" / "dual-socket-fan-stopped",
-                 DATA / "edac" / "s2600kpr-sb_edac"):
-        shutil.copytree(part, tree, symlinks=True, dirs_exist_ok=True)
-    (tree / "sys/devices/system/edac/mc/mc0/dimm0/dimm_ue_count").write_text("2\n")
+    tree = failing_capture(tmp_path)
     out, journal_path = tmp_path / "fail.ocp.jsonl", tmp_path / "j.jsonl"
     result = CliRunner().invoke(main, ["check", "--sysroot", str(tree), "--journal", str(journal_path), "--ocp",
                                        str(out), "--plain"])
@@ -121,8 +117,7 @@ def test_a_failing_capture_says_each_failed_part_as_a_fail_diagnosis(tmp_path):
     artifacts = read_ocp(out.read_text())
     found = assert_every_finding_is_a_diagnosis(journal_path, artifacts)
     fails = {(d["step"], d["component"]) for d in found if d["type"] == "FAIL"}
-    assert ("thermal", "fan:nct6779/fan2") in fails
-    assert ("memory", "dimm:CPU_SrcID#0_Ha#0_Chan#0_DIMM#0") in fails
+    assert ("thermal", FAN) in fails and ("memory", DIMM) in fails
     assert artifacts[-1]["testRunArtifact"]["testRunEnd"] == {"status": "COMPLETE", "result": "FAIL"}
 
 

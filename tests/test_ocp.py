@@ -153,3 +153,27 @@ def test_a_temperature_with_a_known_critical_limit_gets_a_validator(tmp_path):
                 == "temp_c:coretemp.0/Package id 0 max")
     assert peak["value"] == 97.5 and peak["unit"] == "°C"
     assert peak["validators"] == [{"name": "critical limit", "type": "LESS_THAN", "value": 95.0}]
+
+
+def test_a_module_that_errs_is_an_error_artifact_and_the_run_not_a_pass(tmp_path, fake_registry):
+    from fake_modules import Healthy, Raises
+
+    fake_registry(Healthy, Raises)
+    profile = tmp_path / "p.toml"
+    profile.write_text('duration = "1s"\n')
+    out = tmp_path / "o.jsonl"
+    result = CliRunner().invoke(main, ["run", "--profile", str(profile), "--journal", str(tmp_path / "j.jsonl"),
+                                       "--ocp", str(out), "--plain"])
+    assert result.exit_code == 3, result.output
+    assert_valid(out.read_text().splitlines())
+    artifacts = read_ocp(out.read_text())
+    names = {a["testStepArtifact"]["testStepId"]: a["testStepArtifact"]["testStepStart"]["name"] for a in artifacts
+             if "testStepStart" in a.get("testStepArtifact", {})}
+    errors = [(names[a["testStepArtifact"]["testStepId"]], a["testStepArtifact"]["error"]) for a in artifacts
+              if "error" in a.get("testStepArtifact", {})]
+    assert [(step, e["symptom"]) for step, e in errors] == [("raises", "burnin.module-error")]
+    assert "sensor bus exploded" in errors[0][1]["message"]
+    ends = {names[a["testStepArtifact"]["testStepId"]]: a["testStepArtifact"]["testStepEnd"]["status"]
+            for a in artifacts if "testStepEnd" in a.get("testStepArtifact", {})}
+    assert ends == {"healthy": "COMPLETE", "raises": "ERROR"}
+    assert artifacts[-1]["testRunArtifact"]["testRunEnd"] == {"status": "ERROR", "result": "NOT_APPLICABLE"}

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import quote
 
 from burnin import __version__
 from burnin.errors import UsageError
@@ -239,7 +240,7 @@ td { overflow-wrap: anywhere; } th { background: var(--soft); }
 #machines th { cursor: pointer; user-select: none; white-space: nowrap; }
 #machines th[aria-sort="ascending"]::after { content: " \\25B2"; }
 #machines th[aria-sort="descending"]::after { content: " \\25BC"; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.id { white-space: nowrap; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .muted { color: var(--muted); } .filters { margin: .6rem 0; display: flex; flex-wrap: wrap; gap: 10px; align-items: center; }
 .filters label { white-space: nowrap; } #q { padding: 3px 6px; min-width: 16em; }
 ul.parts { margin: 0; padding-left: 1.1rem; }
@@ -313,10 +314,12 @@ def _machine_row(m: MachineRow, base: str) -> str:
     elif m.verdict not in ("PASS", "WARN") and m.reason:
         failing += f'<div class="muted">{escape(m.reason[:300])}</div>'
     runs = f' <span class="muted">({m.runs} runs)</span>' if m.runs > 1 else ""
-    link = escape(os.path.join(base, m.journal) if base else m.journal, quote=True)
+    target = m.journal.split("!", 1)[0]  # a journal inside an agent's log tarball: link the tarball
+    link = escape(quote(os.path.join(base, target) if base else target), quote=True)  # a '#' or '?' in a name
     return (f'<tr class="r-{verdict}">'
-            f'<td data-sort="{rank}"><span class="badge v-{verdict}">{verdict}</span></td>'
-            f"<td>{machine}</td><td>{escape(m.hostname or '')}</td><td>{escape(m.model or '')}</td>"
+            f'<td class="id" data-sort="{rank}"><span class="badge v-{verdict}">{verdict}</span></td>'
+            f'<td class="id">{machine}</td>'
+            f"<td>{escape(m.hostname or '')}</td><td>{escape(m.model or '')}</td>"
             f'<td>{cpu}</td><td class="num" data-sort="{m.memory_bytes or 0}">{_gib(m.memory_bytes)}</td>'
             f'<td class="num" data-sort="{m.disk_bytes or 0}">{disks}</td>'
             f'<td data-sort="{len(m.failing):04d} {escape(" ".join(m.failing), quote=True)}">{failing}</td>'

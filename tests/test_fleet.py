@@ -156,3 +156,23 @@ def test_chromium_shows_the_failing_machines_first_and_sorts_and_filters(tmp_pat
     assert serials == sorted(serials, reverse=True) and serials[-1] == "SN00000"
     visible = [cells[1] for cls, cells in view.rows if "hidden" not in cls]
     assert visible == ["SN00023", "SN00018", "SN00013", "SN00008", "SN00003"]
+
+
+def test_reading_without_samples_gives_the_same_records_and_torn_tail(tmp_path):
+    """journal.read(samples=False), which the fleet page uses, is journal.read less the sample lines: on a whole
+    journal, one cut mid-line (torn tail), one ending in a sample, and one of a single line."""
+    from burnin import journal
+
+    whole = write_journal(tmp_path / "whole.jsonl", hours=0.01, fail=True, hostile=True)
+    raw = whole.read_bytes()
+    lines = raw.split(b"\n")
+    variants = {"whole": raw, "torn": raw[:-37], "ends-in-a-sample": b"\n".join(lines[:40]) + b"\n",
+                "one-line": lines[0]}
+    for name, data in variants.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(data)
+        full, lean = journal.read(path), journal.read(path, samples=False)
+        assert [r for r in full.records if r["type"] != "sample"] == \
+            [r for r in lean.records if r["type"] != "sample"], name
+        assert (full.torn_tail, full.bad_lines, full.problems) == (lean.torn_tail, lean.bad_lines, lean.problems)
+    assert journal.read(tmp_path / "torn.jsonl", samples=False).torn_tail

@@ -617,5 +617,42 @@ def capture(out: str) -> None:
                f"into {out}", err=True)
 
 
+# -- fleets (issue 23) ---------------------------------------------------------------------------------------
+@main.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "page_path", default=None, metavar="FILE",
+              help="Write the fleet page here (default: a page named fleet in DIRECTORY).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: every machine, the counts.")
+@click.option("--title", default="burnin fleet", show_default=True, help="The page's title.")
+@friendly_errors
+def fleet(directory: str, page_path: str | None, as_json: bool, title: str) -> None:
+    """One page over many journals: a row per machine (the latest run of each), failures first, the count per
+    verdict and the most common failing parts. Reads the stick's runs/ folders, Ansible's results/HOST/ and
+    Ironic's agent log tarballs (*.tar.gz) anywhere under DIRECTORY.
+
+    Exit 1 if any machine FAILed, 3 if one could not be tested or its journal is unreadable, else 0."""
+    from burnin.report.fleet import collect, default_page, fleet_text, write_fleet_page
+
+    found = collect(directory)
+    if not found.machines:
+        from burnin.errors import UsageError
+
+        raise UsageError("no burnin journal under this directory", file=directory)
+    page = page_path or default_page(directory)
+    try:
+        write_fleet_page(found, page, title=title, root=os.path.abspath(directory))
+    except OSError as exc:
+        from burnin.errors import UsageError
+
+        raise UsageError(f"cannot write the page: {exc.strerror or exc}", file=page) from None
+    if as_json:
+        click.echo(json.dumps({**found.to_json(), "page": page}, indent=2))
+    else:
+        click.echo(fleet_text(found))
+        click.echo(f"page: {page}", err=True)
+    verdicts = {m.verdict for m in found.machines}
+    sys.exit(1 if "FAIL" in verdicts else 3 if verdicts - {"PASS", "WARN"} else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -21,14 +21,14 @@ def ocp_format():
         with open(path, "w") as f:
             json.dump({"verdict": summary.verdict.value, "findings": len(summary.findings)}, f)
 
-    output = outputs.register(outputs.OutputFormat("ocp", "--ocp-json", "an OCP diagnostic result", write))
+    output = outputs.register(outputs.OutputFormat("ocp-example", "--ocp-json", "an OCP diagnostic result", write))
     yield output, written
-    outputs.unregister("ocp")
+    outputs.unregister("ocp-example")
 
 
 def test_the_builtin_formats_are_registered_with_their_options():
     assert {o.name: o.option for o in outputs.registered()} == {"junit": "--junit", "html": "--html",
-                                                               "prometheus": "--prom"}
+                                                               "prometheus": "--prom", "ocp": "--ocp"}
 
 
 def test_a_registered_format_is_an_option_of_run_check_and_report(ocp_format):
@@ -36,7 +36,7 @@ def test_a_registered_format_is_an_option_of_run_check_and_report(ocp_format):
         result = CliRunner().invoke(main, [command, "--help"])
         assert result.exit_code == 0
         assert "--ocp-json FILE" in result.output and "OCP diagnostic result" in result.output, command
-    outputs.unregister("ocp")
+    outputs.unregister("ocp-example")
     assert "--ocp-json" not in CliRunner().invoke(main, ["report", "--help"]).output
 
 

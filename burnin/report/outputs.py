@@ -97,6 +97,12 @@ def write_prometheus(summary, contents, path: str | Path) -> None:
     write_atomically(path, prometheus_text(summary, latest_samples(contents)))
 
 
+def write_ocp(summary, contents, path: str | Path) -> None:
+    from burnin.report.ocp import write_ocp as write
+
+    write(summary, contents, path)
+
+
 def prometheus_live(path: str):
     from burnin.report.prometheus import PromFileWriter
 
@@ -107,3 +113,4 @@ register(OutputFormat("junit", "--junit", "JUnit XML", write_junit))
 register(OutputFormat("html", "--html", "a self-contained HTML report", write_html))
 register(OutputFormat("prometheus", "--prom", "Prometheus text metrics", write_prometheus, live=prometheus_live,
                       live_help="rewritten atomically during the run (name it *.prom)"))
+register(OutputFormat("ocp", "--ocp", "OCP Test & Validation output (LDJSON)", write_ocp))

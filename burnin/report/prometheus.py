@@ -11,6 +11,8 @@ once from a journal. Metrics:
     burnin_run_duration_seconds, burnin_run_complete, burnin_run_start_timestamp_seconds,
     burnin_report_timestamp_seconds (a stale file means a hung machine or a dead burnin),
     burnin_run_info{run_id=..., hostname=..., ...} 1
+    burnin_run_planned_seconds 1800             the stress phase's planned length (`run` only): progress is
+                                                burnin_run_duration_seconds / burnin_run_planned_seconds
     burnin_sample{module="thermal",metric="temp_c:coretemp.0/Package id 0"} 61.5   the latest value of each
 """
 
@@ -48,6 +50,7 @@ class PromState:
     started_t: float | None
     info: dict[str, str] = field(default_factory=dict)
     latest: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    planned_s: float | None = None  # the stress phase's length (fleet dashboards: run progress)
 
 
 def escape_label(value: Any) -> str:
@@ -101,6 +104,9 @@ def render(state: PromState, now: float | None = None) -> str:
     family("burnin_report_timestamp_seconds", "When this file was written (unix time): stale means stuck.",
            [("", float(time.time() if now is None else now))])
     family("burnin_run_info", "The run, machine and profile as labels.", [(_labels(**state.info), 1)])
+    if state.planned_s:
+        family("burnin_run_planned_seconds", "The stress phase's planned length: progress is "
+               "burnin_run_duration_seconds / this.", [("", float(state.planned_s))])
     family("burnin_sample", "The latest value of each sampled metric; the unit is the metric name's prefix.",
            [(_labels(module=module, metric=metric), value)
             for module, metrics in state.latest.items() for metric, value in metrics.items()])
@@ -143,8 +149,17 @@ def prometheus_text(summary: RunSummary, latest: Mapping[str, Mapping[str, Any]]
         started_t=summary.run_start.get("t"),
         info=_info(summary.run_start),
         latest=latest,
+        planned_s=_planned_s(summary.run_start),
     )
     return render(state)
+
+
+def _planned_s(run_start: Mapping[str, Any]) -> float | None:
+    profile = run_start.get("profile") or {}
+    planned = profile.get("duration_s") if isinstance(profile, Mapping) else None
+    if run_start.get("mode") != "run" or isinstance(planned, bool) or not isinstance(planned, (int, float)):
+        return None
+    return float(planned) if planned > 0 and math.isfinite(planned) else None
 
 
 class PromFileWriter:
@@ -179,7 +194,9 @@ class PromFileWriter:
     def run_started(self, run) -> None:
         self._started_wall, self._started = time.time(), self._clock()
         self._run_start = {"run_id": run.run_id, "mode": run.mode, "host": dict(run.host),
-                           "profile": {"name": run.profile.name}, "burnin_version": __version__}
+                           "profile": {"name": run.profile.name,
+                                       "duration_s": getattr(run.profile, "duration_s", None)},
+                           "burnin_version": __version__}
         self._required = tuple(getattr(run.profile, "required", ()) or ())
         self._modules = {m: RUNNING for m in run.modules}
         self._write()
@@ -232,7 +249,8 @@ class PromFileWriter:
     def state(self, verdict: str = RUNNING, complete: bool = False) -> PromState:
         return PromState(verdict=verdict, modules=dict(self._modules), counts=dict(self._counts),
                          duration_s=self._clock() - self._started, complete=complete, phase=self._phase,
-                         started_t=self._started_wall, info=_info(self._run_start), latest=self.latest)
+                         started_t=self._started_wall, info=_info(self._run_start), latest=self.latest,
+                         planned_s=_planned_s(self._run_start))
 
     def _write(self, verdict: str = RUNNING, complete: bool = False) -> None:
         self._put(render(self.state(verdict, complete)))

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 from burnin.model import Verdict
 
 # The hardware area each built-in module stands for, as a buyer would say it. A third-party module's area is its
-# summary (or its name).
+# summary (or its name). The order is the verdict box's: when it has room for only the first few, these come first.
 AREAS: dict[str, str] = {
     "inventory": "the parts against the listing (CPUs, DIMMs, disks, NICs)",
     "thermal": "temperatures and fans",
@@ -74,6 +74,12 @@ def untested(modules: Mapping[str, Verdict], reasons: Mapping[str, str], not_run
             out.append(Untested(name, area_of(name, summaries.get(name, "")), "not run",
                                 "left out of this run"))
     return out
+
+
+def most_important_first(items: Iterable[Untested]) -> list[Untested]:
+    """Untested areas in AREAS' order (what a buyer most needs to know first), other modules after them."""
+    rank = {name: i for i, name in enumerate(AREAS)}
+    return sorted(items, key=lambda item: rank.get(item.module, len(rank)))
 
 
 def _short_reason(reason: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from burnin.coverage import ecc_reporting
+from burnin.coverage import ecc_reporting, most_important_first
 from burnin.model import Severity, Verdict
 from burnin.report.terminal import field, message
 from burnin.verdict import RunSummary
@@ -109,7 +109,7 @@ def verdict_box(summary: RunSummary, colour: bool = False) -> str:
     if len(fails) > _BOX_FAILS:
         rows.append(f"... and {len(fails) - _BOX_FAILS} more failure(s), listed above")
     if summary.untested:
-        text = message("NOT tested: " + "; ".join(item.area for item in summary.untested))
+        text = message("NOT tested: " + "; ".join(item.area for item in most_important_first(summary.untested)))
         wrapped = textwrap.wrap(text, inner)
         if len(wrapped) > _BOX_UNTESTED_LINES:
             wrapped = wrapped[:_BOX_UNTESTED_LINES]

@@ -185,6 +185,8 @@ def format_timestamp(raw: bytes) -> str | None:
         return None
     sec, minute, hour, day, month, year, century = (_bcd(b) for b in raw[:3] + raw[4:8])
     flags = raw[3]
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and sec < 61):
+        return None  # unset, or not a date
     text = f"{century:02d}{year:02d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{sec:02d}"
     return text if flags & 0x1 else text + " (imprecise)"
 

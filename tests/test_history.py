@@ -215,3 +215,37 @@ def test_nothing_readable_is_a_skip_not_a_pass(tmp_path):
 
     with pytest.raises(Skip, match="no source of the machine's history could be read"):
         run_phases(HistoryModule(Host(root)))
+
+
+def test_the_verdict_block_and_the_html_report_open_with_before_this_boot(tmp_path):
+    from click.testing import CliRunner
+
+    from burnin.cli import main
+
+    host = _tree(tmp_path, ["Linux version 6.1.0"], pstore_from="mce-ramoops", bert=build_memory_record())
+    journal, page = tmp_path / "run.jsonl", tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["check", "--sysroot", str(host.root), "--only", "history", "--plain",
+                                       "--journal", str(journal), "--html", str(page)])
+    assert result.exit_code == 1, result.output
+    block = result.output[result.output.index("BEFORE THIS BOOT"):]
+    assert block.index("BEFORE THIS BOOT") < block.index(" history ")  # above the module rows
+    assert "DIMM CPU1_DIMM_A1 (node 2 card 1" in " ".join(block.split())
+    assert "ACPI BERT: 1 record(s)" in block and "pstore: 1 record(s)" in block
+    html = page.read_text()
+    assert html.index('id="before-boot"') < html.index('id="findings"')
+    assert "Fatal machine check" in html
+
+
+def test_a_clean_history_reads_nothing_recorded_on_the_dashboard():
+    from burnin.model import Finding
+    from burnin.report.dashboard import ASCII, DashboardReporter, frame
+
+    reporter = DashboardReporter.__new__(DashboardReporter)
+    from burnin.report.dashboard import State
+
+    reporter.state, reporter._draw = State(), lambda force=False: None
+    reporter.finding(Finding("history", Severity.INFO, "history", "history-summary",
+                             "Nothing recorded before this boot in the sources read (kernel log, pstore).",
+                             {"worst": None}))
+    text = "\n".join(line for line, _ in frame(reporter.state, 100, 30, ASCII))
+    assert "before this boot: Nothing recorded before this boot" in text

@@ -74,7 +74,8 @@ def describe_section(section: cper.Section) -> tuple[str, str]:
     if section.type_guid in cper.MEMORY_TYPES:
         where = " ".join(f"{k} {f[k]}" for k in ("node", "card", "module", "rank", "bank", "device", "row", "column")
                          if k in f)
-        words = [section.fru_text and f"DIMM {section.fru_text}", where and f"({where})",
+        place = " ".join(w for w in (section.fru_text and f"DIMM {section.fru_text}", where and f"({where})") if w)
+        words = [place,
                  "physical address " + f["physical_address"] if "physical_address" in f else None,
                  f.get("error_type"), "SMBIOS handle 0x%04x" % f["module_handle"] if "module_handle" in f else None]
         component = (f"dimm:{section.fru_text}" if section.fru_text
@@ -408,7 +409,7 @@ class HistoryModule(Module):
         ctx.report(Judgement(INFO, "history", "history-summary", message,
                              {"sources": sources.status, "records": len(recorded),
                               "boot_time": boot.isoformat() if boot else None,
-                              "nothing_recorded": not recorded}))
+                              "nothing_recorded": not recorded, "worst": worst.value if worst else None}))
 
     # -- sources -------------------------------------------------------------------------------------
     def _boot_time(self) -> dt.datetime | None:

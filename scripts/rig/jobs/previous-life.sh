@@ -17,8 +17,11 @@ echo "boot $stage at uptime $(cut -d' ' -f1 /proc/uptime) $(date -u +%FT%TZ)" >>
 case $stage in
 1)
     ls -l /sys/fs/pstore > "$OUT/pstore-boot1.txt" 2>&1
+    # q35's ICH9 TCO timer (iTCO_wdt) would take /dev/watchdog first, and QEMU does not reset on it by default:
+    # the rig's watchdog is the i6300esb
+    modprobe -r iTCO_wdt 2>> "$OUT/modprobe.log"
     modprobe i6300esb 2>> "$OUT/modprobe.log"
-    ls -l /dev/watchdog* > "$OUT/watchdog-dev.txt" 2>&1
+    { ls -l /dev/watchdog*; grep . /sys/class/watchdog/*/identity; } > "$OUT/watchdog-dev.txt" 2>&1
     echo 2 > "$OUT/stage"
     sync
     burnin run --profile "$RIG_SHARE/profiles/rig-watchdog.toml" --plain --journal "$OUT/soak.jsonl" \

@@ -249,3 +249,13 @@ def test_a_clean_history_reads_nothing_recorded_on_the_dashboard():
                              {"worst": None}))
     text = "\n".join(line for line, _ in frame(reporter.state, 100, 30, ASCII))
     assert "before this boot: Nothing recorded before this boot" in text
+
+
+def test_a_hard_lockup_panic_is_not_called_a_hardware_error():
+    (record,) = pstore.group([("dmesg-ramoops-0", "Panic#1 Part1\n"
+                               "<0>[ 80.1] NMI watchdog: Watchdog detected hard LOCKUP on cpu 3\n"
+                               "<0>[ 80.2] Kernel panic - not syncing: Hard LOCKUP\n")])
+    assert judge_pstore(record).code == "history-pstore-panic"
+    (nmi,) = pstore.group([("dmesg-ramoops-1", "Panic#1 Part1\n"
+                            "<0>[ 9.1] Kernel panic - not syncing: NMI IOCK error: Not continuing\n")])
+    assert judge_pstore(nmi).code == "history-pstore-hardware-panic"

@@ -211,8 +211,10 @@ def judge_reset(reason: amd_reset.ResetReason) -> Judgement:
 
 # -- pstore ---------------------------------------------------------------------------------------
 _PANIC = re.compile(r"Kernel panic - not syncing: (.*)|(?:BUG|Oops|general protection fault)[: ].*")
-_HARDWARE = re.compile(r"Machine Check|Machine check|\[Hardware Error\]|Fatal hardware error|hardware memory "
-                       r"(?:corruption|error)|NMI|Uncorrected|Fatal [Mm]achine check|EDAC .* UE ", re.I)
+# A hardware cause in a crash dump: machine checks, firmware-first errors, a fatal NMI (IOCK/SERR, "NMI: Not
+# continuing"), uncorrected PCIe or memory errors. The NMI watchdog (a hard lockup) is not in it: that is a hang.
+_HARDWARE = re.compile(r"Machine Check|\[Hardware Error\]|Fatal hardware error|hardware memory (?:corruption|error)"
+                       r"|NMI(?! watchdog)(?!: Watchdog)|Uncorrected|EDAC .* UE ", re.I)
 
 
 def judge_pstore(record: pstore.PstoreRecord) -> Judgement:

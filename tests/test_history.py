@@ -3,6 +3,7 @@ SOURCE.md) and, where no public capture exists, on records this test builds from
 
 import datetime as dt
 import json
+import os
 import struct
 import uuid
 from pathlib import Path
@@ -259,3 +260,16 @@ def test_a_hard_lockup_panic_is_not_called_a_hardware_error():
     (nmi,) = pstore.group([("dmesg-ramoops-1", "Panic#1 Part1\n"
                             "<0>[ 9.1] Kernel panic - not syncing: NMI IOCK error: Not continuing\n")])
     assert judge_pstore(nmi).code == "history-pstore-hardware-panic"
+
+
+def test_records_systemd_pstore_moved_at_this_boot_are_read_older_ones_are_not(tmp_path):
+    host = _tree(tmp_path, ["Linux version 6.1.0"])
+    archive = host.root / "var" / "lib" / "systemd" / "pstore"
+    for name, when in (("1700000000", BOOT.timestamp() + 30), ("1500000000", BOOT.timestamp() - 86400 * 400)):
+        (archive / name).mkdir(parents=True)
+        (archive / name / "dmesg-ramoops-0").write_text((DATA / "pstore/mce-ramoops/dmesg-ramoops-0").read_text())
+        os.utime(archive / name, (when, when))
+    ctx = run_phases(HistoryModule(host))
+    (crash,) = [f for f in ctx.findings if f.code == "history-pstore-hardware-panic"]
+    assert crash.evidence["archived"] == "/var/lib/systemd/pstore/1700000000"
+    assert "1 folder(s) archived by systemd-pstore at this boot" in ctx.findings[-1].evidence["sources"]["pstore"]

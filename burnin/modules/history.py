@@ -502,15 +502,17 @@ class HistoryModule(Module):
         archive = self.host.path(pstore.ARCHIVE_DIR)
         if archive.is_dir():
             since = boot.timestamp() if boot else 0.0
+            archived = 0
             for folder in sorted(p for p in archive.iterdir() if p.is_dir())[-pstore.MAX_FILES:]:
                 try:
                     fresh = folder.stat().st_mtime >= since
                 except OSError:
                     continue
-                if fresh:
+                if fresh:  # systemd-pstore moved it out of /sys/fs/pstore at this boot; older ones were seen before
                     host_dir = f"{pstore.ARCHIVE_DIR}/{folder.name}"
                     records += pstore.group(self._files(host_dir), archived=host_dir)
-            where.append(f"{pstore.ARCHIVE_DIR} (archived this boot)")
+                    archived += 1
+            where.append(f"{pstore.ARCHIVE_DIR}: {archived} folder(s) archived by systemd-pstore at this boot")
         if not where:
             sources.missing("pstore", f"{pstore.PSTORE_DIR} is not mounted or not there (no kernel crash dumps kept)")
             return []

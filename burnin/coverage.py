@@ -33,6 +33,7 @@ AREAS: dict[str, str] = {
     "bmc": "the BMC's event log and sensors",
     "gpu": "GPUs (memory errors, load with checked results, PCIe link)",
     "raid": "RAID controllers and arrays",
+    "history": "what the machine recorded before this boot",
 }
 
 UNTESTED_VERDICTS = (Verdict.SKIP, Verdict.ERROR, Verdict.INCOMPLETE)

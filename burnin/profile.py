@@ -39,6 +39,7 @@ TOP_LEVEL_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "sample_flush": ((str, int, float), "samples reach the disk at least this often"),
     "journal_max_mb": ((int, float), "the journal's size budget in MB: longer runs fold their samples to fit"),
     "settings": (dict, "[settings.MODULE] tables: each module's thresholds and options"),
+    "watchdog": (bool, "arm the hardware watchdog (/dev/watchdog) during `run`: a hard hang reboots the machine"),
 }
 
 
@@ -112,6 +113,7 @@ class Profile:
     module_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = ""
     journal_max_mb: float = 50.0
+    watchdog: bool = False  # arm /dev/watchdog during `run` (burnin.tools.watchdog)
 
     def settings_for(self, module: str) -> dict[str, Any]:
         return dict(self.module_settings.get(module, {}))
@@ -135,6 +137,7 @@ class Profile:
                 "finish_timeout_s": self.finish_timeout_s,
                 "stop_grace_s": self.stop_grace_s,
                 "journal_max_mb": self.journal_max_mb,
+                "watchdog": self.watchdog,
                 "modules_settings": {k: dict(v) for k, v in self.module_settings.items()},
             },
         }
@@ -148,6 +151,7 @@ DEFAULTS: dict[str, Any] = {
     "plain": False,
     "fail_fast": False,
     "disk_writes": False,
+    "watchdog": False,
     "check_timeout": "2m",
     "finish_timeout": "2m",
     "stop_grace": "3s",
@@ -316,6 +320,7 @@ def _build(data: dict[str, Any], sources, schemas: Mapping[str, Sequence[Setting
         module_settings=module_settings,
         source=display,
         journal_max_mb=float(journal_max_mb),
+        watchdog=values["watchdog"],
     )
 
 

@@ -257,11 +257,15 @@ class Runner:
         try:
             self.inventory = self._record_inventory("start")
             self._prepare_modules()
+            self._arm_watchdog()  # after the modules' processes are forked: they do not hold it open
             self._phases()
+            self._pet_watchdog()
             if not self._hard_stop:
                 self._record_inventory("end")
         finally:
+            self._pet_watchdog()
             self._stop_all()
+            self._disarm_watchdog()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -286,6 +290,39 @@ class Runner:
         )
         self.journal.close()
         return summarize(JournalContents(records=self.records), journal=str(self.journal.path))
+
+    # -- the hardware watchdog (profile `watchdog = true`; burnin.tools.watchdog) -----------------
+    watchdog_device = "/dev/watchdog"
+    watchdog_timeout_s = 60
+
+    def _arm_watchdog(self) -> None:
+        self._watchdog = None
+        if not self.profile.watchdog or self.mode != "run" or not self.host.live:
+            return
+        from burnin.tools.watchdog import HardwareWatchdog, WatchdogError
+
+        try:
+            self._watchdog = HardwareWatchdog(self.watchdog_device, self.watchdog_timeout_s)
+        except WatchdogError as exc:
+            self._write("note", module=None, message=f"hardware watchdog not armed: {exc}",
+                        data={"device": self.watchdog_device})
+            return
+        self._write("note", module=None, message="hardware watchdog armed: a hang reboots the machine",
+                    data={"device": self.watchdog_device, "identity": self._watchdog.identity,
+                          "timeout_s": self._watchdog.timeout_s, "magic_close": self._watchdog.magic_close})
+
+    def _pet_watchdog(self) -> None:
+        if getattr(self, "_watchdog", None) is not None:
+            self._watchdog.pet()
+
+    def _disarm_watchdog(self) -> None:
+        watchdog, self._watchdog = getattr(self, "_watchdog", None), None
+        if watchdog is None:
+            return
+        stops = watchdog.disarm()
+        self._write("note", module=None, message="hardware watchdog disarmed (magic close)" if stops else
+                    "hardware watchdog closed, but its driver does not stop on the magic close: it may still fire",
+                    data={"device": self.watchdog_device, "magic_close": stops})
 
     def _record_inventory(self, when: str) -> Any:
         """Collect the inventory and journal it; a failure to collect is a note, never the end of the run."""
@@ -413,6 +450,7 @@ class Runner:
                            else f"{phase}() hung: still running {late:.0f} s past its {budget_s:g} s budget")
                     self._kill(slot, why + "; killed")
             self.journal.flush_if_due()
+            self._pet_watchdog()
             self.reporter.tick()
 
     def _pump(self, slots: Sequence[_Slot]) -> None:

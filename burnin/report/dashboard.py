@@ -86,6 +86,7 @@ class State:
     findings: list[tuple[float, Finding]] = field(default_factory=list)  # (wall clock, finding)
     counts: dict[Severity, int] = field(default_factory=lambda: {s: 0 for s in Severity})
     stopping: str = ""
+    before_boot: tuple[str, str] | None = None  # (style, the history module's summary): what happened before
 
 
 def _clock(t: float) -> str:
@@ -134,6 +135,8 @@ def frame(state: State, width: int, height: int, glyphs: Glyphs, now: float | No
             row(f"[{glyphs.fill * filled}{glyphs.empty * (bar - filled)}] {done * 100:3.0f} %")
     if state.stopping:
         row(state.stopping, "bold")
+    if state.before_boot:
+        row(f"before this boot: {state.before_boot[1]}", state.before_boot[0])
 
     name_width = min(_NAME_MAX, max([6] + [len(n) for n in state.modules]), inner // 3)
     figures_width = inner - name_width - _STATE_WIDTH - 6
@@ -225,6 +228,9 @@ class DashboardReporter:
 
     def finding(self, finding: Finding) -> None:
         self.state.counts[finding.severity] += 1
+        if finding.code == "history-summary":
+            worst = finding.evidence.get("worst")
+            self.state.before_boot = ({"fail": "bold red", "warn": "yellow"}.get(worst, ""), finding.message)
         if finding.severity is not Severity.INFO:
             self.state.findings.append((time.time(), finding))
         self._draw(force=finding.severity is Severity.FAIL)

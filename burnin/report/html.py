@@ -23,6 +23,7 @@ from burnin.files import write_atomically
 from burnin.model import Finding, Severity, Verdict
 from burnin.modules.thermal import LIMIT_MAX_C  # what thermal takes for a real limit, not an unset register
 from burnin.report import charts, metrics
+from burnin.report.before_boot import before_boot
 from burnin.report.charts import Limit
 from burnin.report.text import headline
 from burnin.verdict import RunSummary
@@ -290,6 +291,22 @@ def _finding(finding: Finding, open_evidence: bool, t: float | None = None, star
             f"<p>{escape(finding.message)}</p>{evidence}</div>")
 
 
+def before_boot_section(findings: Sequence[Finding]) -> str:
+    """What the machine recorded before this boot (the history module), above everything the run found."""
+    section = before_boot(findings)
+    if section is None:
+        return ""
+    parts = ['<section id="before-boot"><h2>Before this boot</h2>']
+    if section.records:
+        parts += [_finding(f, f.severity is Severity.FAIL) for f in section.records]
+    else:
+        parts.append(f"<p>{escape(section.headline())}</p>")
+    if section.sources:
+        parts.append("<details><summary>sources</summary>" + kv_table(section.sources, raw=True) + "</details>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def findings_section(findings: Sequence[Finding], times: Sequence[float | None] = (),
                      start_t: float | None = None) -> str:
     """Failures and warnings by component (the worst first), each with its time; information folded."""
@@ -501,6 +518,7 @@ def render_html(summary: RunSummary, contents: JournalContents, limits: Sequence
         times = []
     body = "".join([
         banner(summary),
+        before_boot_section(summary.findings),
         findings_section(summary.findings, times, start_t or None),
         machine_section(summary),
         modules_section(summary),

@@ -6,6 +6,7 @@ import textwrap
 
 from burnin.coverage import ecc_reporting, most_important_first
 from burnin.model import Severity, Verdict
+from burnin.report.before_boot import before_boot, source_lines
 from burnin.report.terminal import field, message
 from burnin.verdict import RunSummary
 
@@ -65,6 +66,7 @@ def verdict_block(summary: RunSummary, colour: bool = False) -> str:
     lines.append(f" Profile: {field(profile.get('name', '?'))} ({field(start.get('mode', 'run'))}), "
                  f"ran {summary.duration_s:.0f} s, burnin {field(start.get('burnin_version', '?'))}")
     lines.append(thin)
+    lines += _before_boot_lines(summary)
     left_out = {u.module: u.reason for u in summary.untested if u.verdict == "not run"}
     rows = [(name, verdict.value, summary.module_reasons.get(name, "")) for name, verdict in summary.modules.items()]
     rows += [(name, "not run", reason) for name, reason in left_out.items()]
@@ -89,6 +91,20 @@ def verdict_block(summary: RunSummary, colour: bool = False) -> str:
             lines += _wrap(finding.message, 6)
     # Every line is one line: whatever escaped the fields above is still shown, not obeyed.
     return "\n".join(field(line, 4000) for line in lines) + "\n" + verdict_box(summary, colour)
+
+
+def _before_boot_lines(summary: RunSummary) -> list[str]:
+    """What the machine recorded before this boot, first: the crash the seller did not mention."""
+    section = before_boot(summary.findings)
+    if section is None:
+        return []
+    lines = [" BEFORE THIS BOOT"]
+    for finding in section.records:
+        lines += _wrap(f"{finding.severity.value.upper()} {finding.component}: {finding.message}", 2)
+    if not section.records:
+        lines += _wrap(section.headline(), 2)
+    lines += [wrapped for text in source_lines(section) for wrapped in _wrap(text, 4)]
+    return lines + ["-" * WIDTH]
 
 
 def verdict_box(summary: RunSummary, colour: bool = False) -> str:

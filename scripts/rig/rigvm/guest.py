@@ -79,7 +79,7 @@ def new_run_dir(label: str = "run") -> Path:
 
 class Guest:
     def __init__(self, run: Path, image: Path | None = None, server: Server = SERVER, accel: str = "tcg",
-                 timeout_s: float = 1800, append: str = ""):
+                 timeout_s: float = 1800, append: str = "", reboot: bool = False, extra: tuple[str, ...] = ()):
         self.run = Path(run)
         self.share = self.run / "share"
         self.agent = self.share / "agent"
@@ -88,6 +88,7 @@ class Guest:
         self.accel = accel
         self.timeout_s = timeout_s
         self.append = append
+        self.reboot, self.extra = reboot, tuple(extra)  # see qemu_argv: boots again on a reset; more devices
         self.timings = Timings()
         self.process: subprocess.Popen | None = None
         self._seq = 0
@@ -95,7 +96,8 @@ class Guest:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def argv(self, console: str = "file") -> list[str]:
-        return qemu_argv(self.server, self.run, self.image, accel=self.accel, append=self.append, console=console)
+        return qemu_argv(self.server, self.run, self.image, accel=self.accel, append=self.append, console=console,
+                         reboot=self.reboot, extra=self.extra)
 
     def start(self, job: str) -> "Guest":
         """Boot with `job` (a bash script's text) as the guest's job."""

@@ -122,9 +122,12 @@ def _smbios(kind: int, values: dict) -> list[str]:
 
 
 def qemu_argv(server: Server, run: Path, image: Path, *, accel: str = "tcg", cpu: str = "max",
-              append: str = "", share: Path | None = None, console: str = "file") -> list[str]:
+              append: str = "", share: Path | None = None, console: str = "file", reboot: bool = False,
+              extra: tuple[str, ...] = ()) -> list[str]:
     """The whole QEMU command line for one boot. Writes the per-run files it needs into `run`: the copy-on-write
-    overlay of the root image, the blank data disks (sparse files) and the SMBIOS blobs."""
+    overlay of the root image, the blank data disks (sparse files) and the SMBIOS blobs. `reboot`: a guest reset
+    (panic, watchdog, reboot) boots again in the same QEMU process, RAM kept (ramoops), instead of ending it;
+    `extra`: more QEMU arguments (an i6300esb watchdog)."""
     share = share or run / "share"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image / "rootfs.img"),
                     str(run / "root.qcow2")], check=True)
@@ -133,7 +136,7 @@ def qemu_argv(server: Server, run: Path, image: Path, *, accel: str = "tcg", cpu
     argv = [
         "qemu-system-x86_64", "-machine", f"q35,accel={accel}", "-cpu", cpu, "-m", str(server.mem_mb),
         "-smp", f"{server.cpus},sockets={server.sockets},cores={per},threads=1",
-        "-nodefaults", "-no-reboot", "-vga", "none", "-display", "none",
+        "-nodefaults", *(() if reboot else ("-no-reboot",)), "-vga", "none", "-display", "none",
         "-kernel", str(image / "vmlinuz"), "-initrd", str(image / "initrd.img"),
         "-append", ("root=/dev/vda rw console=ttyS0,115200 panic=-1 mitigations=off "
                     "init=/usr/local/sbin/rig-init " + append).strip(),
@@ -181,4 +184,4 @@ def qemu_argv(server: Server, run: Path, image: Path, *, accel: str = "tcg", cpu
     for i, nic in enumerate(server.nics):
         argv += ["-netdev", f"hubport,id=hub{i},hubid=1",
                  "-device", f"{nic.model},id={nic.id},netdev=hub{i},mac={nic.mac},bus={nic.bus}"]
-    return argv
+    return argv + list(extra)

@@ -261,11 +261,13 @@ def documented_codes(cls: type[Module]) -> set[str]:
 
 def source_files(cls: type[Module]) -> list[Path]:
     """The module's own file, and the files of its package it imports; for a module that is a package (split by
-    capability), every file in it."""
+    capability), every file in it. Another registered module's file is that module's: reusing its judges (the
+    history module reads the BMC's SEL with the bmc module's) does not make its codes this one's."""
     own = Path(inspect.getsourcefile(cls))
     if own.name == "__init__.py":
         return sorted(own.parent.rglob("*.py"))
     package = inspect.getmodule(cls).__name__.rpartition(".")[0]
+    others = {Path(inspect.getsourcefile(e.cls)) for e in discover() if e.cls is not None and e.cls is not cls}
     files = [own]
     for node in ast.walk(ast.parse(own.read_text())):
         names = []
@@ -276,7 +278,7 @@ def source_files(cls: type[Module]) -> list[Path]:
         for name in names:
             if package and name.startswith(package + ".") and name in sys.modules:
                 path = getattr(sys.modules[name], "__file__", None)
-                if path and Path(path) not in files:
+                if path and Path(path) not in files and Path(path) not in others:
                     files.append(Path(path))
     return files
 

@@ -47,17 +47,20 @@ from burnin.inventory.cpu import read_topology as read_cpu_topology
 from burnin.load import engine_slices, pick_engines
 from burnin.model import Probe
 from burnin.module import Module, ModuleContext, Skip
+from burnin.modules.cpu import coherence
 from burnin.modules.cpu import kernels as cpu_kernels
 from burnin.modules.cpu import engine
 from burnin.modules.cpu.judge import (  # noqa: F401 - the module's readers and judges, importable from here
     BusyFraction, CpuTimes, CpuTopology, FreqReference, StressNgVerdict, busy_fractions, judge_busy, judge_freq,
-    judge_machine_checks, judge_stress_ng, parse_interrupt_counters, parse_proc_stat, read_freq_khz,
+    judge_machine_checks, judge_stress_ng, parse_interrupt_counters, parse_proc_stat, read_cpu_moment, read_freq_khz,
     read_freq_reference, topology_of,
 )
 from burnin.modules.cpu.monitor import Monitor
 from burnin.settings import setting
 
 ENGINES = ("builtin", "stress-ng")
+RELEVANT_FLAGS = frozenset({"sse4_2", "avx", "avx2", "fma", "aes", "vaes", "pclmulqdq", "sha_ni", "asimd", "sha2",
+                            "crc32", "aes", "sve", "pmull", "hypervisor"})
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,11 @@ class CpuModule(Module):
         super().__init__(host, settings)
         self._inputs: cpu_kernels.KernelInputs | None = None
         self._golden: dict[str, str] | None = None
+        self._refs: engine.References | None = None
+        self._cpu_flags: tuple[frozenset[str], str] | None = None
+        self._classes_noted = False
+        self._coherence_writes: Counter = Counter()  # lane writes reported per CPU, over all phases
+        self._coherence_dead: set[int] = set()  # CPUs whose worker died: their last writes were not reported
         self._topology: dict[int, CpuTopology] | None = None
         self._untested_reported = False
 
@@ -116,11 +124,57 @@ class CpuModule(Module):
         return pick_engines(self.settings.engines, ENGINES, missing, None if quiet or ctx is None else ctx.note)
 
     def _kernel_names(self) -> list[str]:
+        """The configured kernels that can run here (a kernel whose library is missing is left out: `_classes`
+        says why in the journal)."""
         names = list(self.settings.kernels)
         unknown = [k for k in names if k not in cpu_kernels.KERNELS]
         if unknown:
             raise ValueError(f"unknown CPU kernels {unknown}; known: {list(cpu_kernels.KERNELS)}")
-        return names
+        return [k for k in names if cpu_kernels.unavailable(k) is None]
+
+    def _flags(self) -> tuple[frozenset[str], str]:
+        """The CPU's feature flags: py-cpuinfo on the live host (once, ~1 s), else /proc/cpuinfo through the host."""
+        if self._cpu_flags is None:
+            flags, source = None, "/proc/cpuinfo"
+            if self.host.live:
+                try:
+                    import cpuinfo  # py-cpuinfo: lazy, never on the --help path
+                    info = cpuinfo.get_cpu_info()
+                    flags = frozenset(info.get("flags") or ())
+                    source = f"py-cpuinfo {info.get('cpuinfo_version_string', '')}".strip()
+                except Exception:  # noqa: BLE001 - not installed or failed: /proc/cpuinfo says the same
+                    flags = None
+            if not flags:
+                text = self.host.read_text("/proc/cpuinfo") or ""
+                line = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), "")
+                flags = frozenset(line.partition(":")[2].split())
+            self._cpu_flags = (flags, source)
+        return self._cpu_flags
+
+    def _classes(self, ctx: ModuleContext) -> None:
+        """Journal which instruction classes run on this CPU, the unit each exercises, and why others do not."""
+        if self._classes_noted:
+            return
+        self._classes_noted = True
+        flags, source = self._flags()
+        configured = list(self.settings.kernels)
+        crc_hw = cpu_kernels._vector.crc32c_is_hardware()
+        classes = {}
+        for cls in cpu_kernels.CLASSES:
+            kernels = [k for k, c in cpu_kernels.CLASS_OF.items() if c == cls]
+            running = [k for k in kernels if k in configured and cpu_kernels.unavailable(k) is None]
+            why_not = {k: cpu_kernels.unavailable(k) or "left out by the profile's 'kernels' setting"
+                       for k in kernels if k not in running}
+            classes[cls] = {"runs": bool(running), "verified": bool(running), "kernels": running,
+                            "unit": cpu_kernels.unit_of(cls, flags, crc_hw), "not_run": why_not}
+        extra = {}
+        if any(k in cpu_kernels._vector.NUMPY_KERNELS for k in self._kernel_names()):
+            extra["blas"] = cpu_kernels._vector.blas_info()
+        ctx.note("instruction classes", classes=classes, flags_source=source,
+                 flags=sorted(f for f in flags if f in RELEVANT_FLAGS or f.startswith("avx512")), **extra)
+        for role, seam in engine.seams().items():
+            ctx.note(f"TEST FAULT SEAM ACTIVE ({role}): results are corrupted on purpose", role=role, cpu=seam.cpu,
+                     kernel=seam.kernel, rate=seam.rate)
 
     def _cpus(self, ctx: ModuleContext) -> list[int]:
         """The CPUs to load: online and allowed to this process. Leaving any out is a WARN."""
@@ -144,22 +198,96 @@ class CpuModule(Module):
             raise Skip("no online CPU that this process may run on")
         return cpus
 
-    def _reference(self) -> tuple[cpu_kernels.KernelInputs, dict[str, str]]:
-        """Inputs and golden values, computed once in this (the module) process, before any worker starts."""
+    def _reference(self, ctx: ModuleContext, cpus: list[int]) -> tuple[cpu_kernels.KernelInputs, dict[str, str]]:
+        """Inputs (made in this process, shared with the workers by fork) and reference answers, computed on two
+        CPUs of different physical cores; where they disagree, the votes of more computations decide, and a CPU
+        that computed a reference wrong is charged (`engine.compute_references`)."""
         if self._inputs is None or self._golden is None:
-            self._inputs = cpu_kernels.make_inputs()
-            self._golden = cpu_kernels.compute_golden(self._inputs, self._kernel_names())
+            names = self._kernel_names()
+            self._classes(ctx)
+            self._inputs = cpu_kernels.make_inputs(names=names, cpus=cpus)
+            refs = engine.compute_references(ctx, cpus, self._topology or {}, names, self._inputs)
+            self._refs = refs
+            self._golden = refs.golden
+            missing = [n for n in names if n not in refs.golden and n not in refs.decisions]
+            ctx.note("reference answers", cpus=refs.cpus, kernels=len(refs.golden), not_computed=missing,
+                     disputed={k: [(v.cpu, v.role, v.answer) for v in d.votes]
+                               for k, d in refs.decisions.items() if d.charged or d.accepted is None})
+            self._report_reference_charges(ctx, refs)
         return self._inputs, self._golden
+
+    def _report_reference_charges(self, ctx: ModuleContext, refs: engine.References) -> None:
+        topology = self._topology or {}
+        charged: dict[int, dict[str, tuple]] = {}
+        for kernel, decision in refs.decisions.items():
+            if decision.accepted is None:
+                involved = sorted({v.cpu for v in decision.votes})
+                ctx.fail(
+                    f"cpu:{format_cpulist(involved)}", "cpu-wrong-result",
+                    f"CPUs {format_cpulist(involved)} computed different reference answers for the {kernel} test and "
+                    "no two cores agree: one of them miscalculates, and without a third core burnin cannot tell which. "
+                    "That test is left out of the run.",
+                    {"kernel": kernel, "phase": ctx.phase, "role": "verifier",
+                     "votes": [(v.cpu, v.role, v.answer) for v in decision.votes]},
+                )
+                continue
+            for v in decision.charged:
+                charged.setdefault(v.cpu, {})[kernel] = (v, decision)
+        for cpu, kernels in sorted(charged.items()):
+            topo = topology.get(cpu, CpuTopology(cpu, None, None))
+            roles = sorted({v.role for v, _ in kernels.values()})
+            ctx.fail(
+                topo.component, "cpu-wrong-result",
+                f"CPU {cpu} (core {topo.core_id}, socket {topo.socket_id}) computed wrong reference answers for "
+                f"{len(kernels)} test(s) ({', '.join(kernels)}) where other computations agree; the fault is this "
+                f"CPU's ({'as the verifier' if roles == ['verifier'] else 'in every role'}).",
+                {"kernels": list(kernels), "phase": ctx.phase, "role": roles,
+                 "answers": {k: {"expected": d.accepted, "actual": v.answer,
+                                 "votes": [(x.cpu, x.role, x.answer) for x in d.votes]}
+                             for k, (v, d) in list(kernels.items())[:5]},
+                 "at_miscompare": self._moment(cpu)},
+            )
+
+    def _moment(self, cpu: int) -> dict[str, Any]:
+        """The CPU's clock, clock limit and temperature right now (at a miscompare)."""
+        topo = (self._topology or {}).get(cpu, CpuTopology(cpu, None, None))
+        return read_cpu_moment(self.host, cpu, topo)
+
+    def _accuser(self, cpus: list[int]) -> engine.Accuser:
+        assert self._inputs is not None and self._refs is not None
+        return engine.Accuser(self.host, cpus, self._topology or {}, self._inputs, self._refs.cpus,
+                              self.settings.retest_count, moment=self._moment)
+
+    def _runnable(self, names: list[str]) -> list[str]:
+        return [n for n in names if self._golden is not None and n in self._golden]
+
+    def _check_lanes(self, ctx: ModuleContext, tally: engine.BuiltinTally) -> None:
+        """Coherence: count this phase's lane writes, then read every lane back from this process."""
+        lanes = self._inputs.lanes if self._inputs is not None else None
+        if lanes is None:
+            return
+        for cpu, counts in tally.iterations.items():
+            self._coherence_writes[cpu] += counts.get("coherence", 0) * coherence.ROUNDS
+        self._coherence_dead.update(tally.deaths)
+        topology = self._topology or {}
+        for problem in coherence.final_state(lanes, self._coherence_writes, skip=sorted(self._coherence_dead)):
+            topo = topology.get(problem.cpu, CpuTopology(problem.cpu, None, None))
+            ctx.fail(topo.component, "cpu-coherence",
+                     f"{problem.message}: a write by CPU {problem.cpu} (core {topo.core_id}, socket {topo.socket_id}) "
+                     "did not reach memory as written, seen from another core.",
+                     {"seq": problem.seq, "expected_writes": problem.expected_writes, "phase": ctx.phase})
 
     # -- check: every kernel once on every CPU ----------------------------------------------------
     def check(self, ctx: ModuleContext) -> None:
-        names = self._kernel_names()
         cpus = self._cpus(ctx)
-        if not names:
+        if not self._kernel_names():
             raise Skip("no built-in kernels configured (setting 'kernels' is empty)")
-        inputs, golden = self._reference()
+        inputs, golden = self._reference(ctx, cpus)
+        names = self._runnable(self._kernel_names())
         pool = engine.worker_pool(cpus, names, golden, inputs, self.settings.retest_count, rounds=1)
-        tally = engine.run_builtin(ctx, pool, self._topology or {}, None, None, None, once=True)
+        tally = engine.run_builtin(ctx, pool, self._topology or {}, None, None, None, once=True,
+                                   accuser=self._accuser(cpus))
+        self._check_lanes(ctx, tally)
         done = {cpu: sum(c.values()) for cpu, c in tally.iterations.items()}
         ctx.note("preflight", engine="builtin", kernels=names, iterations_per_cpu=done,
                  mismatches={c: dict(m) for c, m in tally.mismatches.items() if m})
@@ -178,7 +306,7 @@ class CpuModule(Module):
         cpus = self._cpus(ctx)
         names = self._kernel_names()
         if "builtin" in engines:
-            self._reference()
+            self._reference(ctx, cpus)
         monitor = Monitor(self.host, cpus, self._topology or {})
         monitor.begin(ctx)
         interval = max(0.2, self.settings.sample_interval_s)
@@ -200,14 +328,26 @@ class CpuModule(Module):
             raise Skip("stress-ng, the only CPU engine that ran, skipped its CPU stressor (see notes)")
 
     def _run_builtin(self, ctx: ModuleContext, cpus, names, until: float, monitor: Monitor, interval: float) -> bool:
-        inputs, golden = self._reference()
+        inputs, golden = self._reference(ctx, cpus)
+        names = self._runnable(names)
         ctx.note("engine", engine="builtin", cpus=format_cpulist(cpus), kernels=names,
                  seconds=round(max(0.0, until - time.monotonic()), 1))
         pool = engine.worker_pool(cpus, names, golden, inputs, self.settings.retest_count)
-        tally = engine.run_builtin(ctx, pool, self._topology or {}, until, monitor, interval)
+        started = time.monotonic()
+        tally = engine.run_builtin(ctx, pool, self._topology or {}, until, monitor, interval,
+                                   accuser=self._accuser(cpus), tick_extra=self._tick_extra(ctx))
+        self._check_lanes(ctx, tally)
+        per_kernel = dict(sum(tally.iterations.values(), Counter()))
+        seconds = max(1e-9, time.monotonic() - started)
+        gflop = sum(cpu_kernels._vector.flops(k) * n for k, n in per_kernel.items()) / 1e9
         ctx.note("engine done", engine="builtin",
                  iterations_per_cpu={cpu: sum(c.values()) for cpu, c in sorted(tally.iterations.items())},
-                 iterations_per_kernel=dict(sum(tally.iterations.values(), Counter())),
+                 iterations_per_kernel=per_kernel,
+                 verified_gflop_per_s=round(gflop / seconds, 2) if gflop else None,
                  mismatches={cpu: dict(c) for cpu, c in tally.mismatches.items() if c},
                  worker_deaths=dict(tally.deaths))
         return True
+
+    def _tick_extra(self, ctx: ModuleContext):
+        """What else runs with the load: the frequency-limit cycle and package power (see `corners`)."""
+        return None

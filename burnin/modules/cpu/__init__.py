@@ -57,6 +57,7 @@ from burnin.modules.cpu.judge import (  # noqa: F401 - the module's readers and 
 )
 from burnin.modules.cpu.monitor import Monitor
 from burnin.settings import setting
+from burnin.tools import cpufreq, ifs
 
 ENGINES = ("builtin", "stress-ng")
 RELEVANT_FLAGS = frozenset({"sse4_2", "avx", "avx2", "fma", "aes", "vaes", "pclmulqdq", "sha_ni", "asimd", "sha2",
@@ -72,6 +73,9 @@ class CpuSettings:
     min_freq_fraction: float = setting(0.5, "below this share of the base (or max) clock under load: cpu-freq-low")
     sample_interval_s: float = setting(2.0, "how often busy time and clocks are sampled", unit="s")
     engine_slice_s: float = setting(300.0, "how long each engine runs before the other takes over", unit="s")
+    freq_cycle_s: float = setting(0.0, "move the CPUs' clock limit between minimum and maximum this often while the "
+                                       "built-in kernels run (0: off; restored at the end)", unit="s")
+    self_test: bool = setting(True, "run the CPU vendor's per-core self-test where the kernel offers one (Intel IFS)")
 
 
 def cpu_topology(host: Host, inventory: Any = None) -> dict[int, CpuTopology]:
@@ -96,6 +100,7 @@ class CpuModule(Module):
         self._refs: engine.References | None = None
         self._cpu_flags: tuple[frozenset[str], str] | None = None
         self._classes_noted = False
+        self._cycler: cpufreq.FreqCycler | None = None
         self._coherence_writes: Counter = Counter()  # lane writes reported per CPU, over all phases
         self._coherence_dead: set[int] = set()  # CPUs whose worker died: their last writes were not reported
         self._topology: dict[int, CpuTopology] | None = None
@@ -202,19 +207,23 @@ class CpuModule(Module):
         """Inputs (made in this process, shared with the workers by fork) and reference answers, computed on two
         CPUs of different physical cores; where they disagree, the votes of more computations decide, and a CPU
         that computed a reference wrong is charged (`engine.compute_references`)."""
-        if self._inputs is None or self._golden is None:
-            names = self._kernel_names()
+        names = self._kernel_names()
+        if self._inputs is None:
             self._classes(ctx)
             self._inputs = cpu_kernels.make_inputs(names=names, cpus=cpus)
-            refs = engine.compute_references(ctx, cpus, self._topology or {}, names, self._inputs)
-            self._refs = refs
-            self._golden = refs.golden
-            missing = [n for n in names if n not in refs.golden and n not in refs.decisions]
-            ctx.note("reference answers", cpus=refs.cpus, kernels=len(refs.golden), not_computed=missing,
+        decided = set(self._refs.decisions) if self._refs is not None else set()
+        todo = [n for n in names if n not in (self._golden or {}) and n not in decided]
+        if todo:  # the first time, or what a phase cut short left to compute
+            new = engine.compute_references(ctx, cpus, self._topology or {}, todo, self._inputs)
+            missing = [n for n in todo if n not in new.golden and n not in new.decisions]
+            ctx.note("reference answers", cpus=new.cpus, kernels=len(new.golden), not_computed=missing,
                      disputed={k: [(v.cpu, v.role, v.answer) for v in d.votes]
-                               for k, d in refs.decisions.items() if d.charged or d.accepted is None})
-            self._report_reference_charges(ctx, refs)
-        return self._inputs, self._golden
+                               for k, d in new.decisions.items() if d.charged or d.accepted is None})
+            self._report_reference_charges(ctx, new)
+            old = self._refs or engine.References({}, {}, new.cpus)
+            self._refs = engine.References({**old.golden, **new.golden}, {**old.decisions, **new.decisions}, new.cpus)
+            self._golden = self._refs.golden
+        return self._inputs, self._golden or {}
 
     def _report_reference_charges(self, ctx: ModuleContext, refs: engine.References) -> None:
         topology = self._topology or {}
@@ -288,6 +297,7 @@ class CpuModule(Module):
         tally = engine.run_builtin(ctx, pool, self._topology or {}, None, None, None, once=True,
                                    accuser=self._accuser(cpus))
         self._check_lanes(ctx, tally)
+        self._self_tests(ctx, cpus)
         done = {cpu: sum(c.values()) for cpu, c in tally.iterations.items()}
         ctx.note("preflight", engine="builtin", kernels=names, iterations_per_cpu=done,
                  mismatches={c: dict(m) for c, m in tally.mismatches.items() if m})
@@ -312,14 +322,18 @@ class CpuModule(Module):
         interval = max(0.2, self.settings.sample_interval_s)
         engine_ok: dict[str, bool] = {}
         tool_problems: list[str] = []
-        for engine_name, until, final in engine_slices(ctx, engines, self.settings.engine_slice_s):
-            if engine_name == "builtin":
-                ok = self._run_builtin(ctx, cpus, names, until, monitor, interval)
-            else:
-                ok, problems = engine.run_stress_ng(ctx, self.host, cpus, self._topology or {}, until, monitor,
-                                                    final=final, interval_s=interval)
-                tool_problems.extend(problems)
-            engine_ok[engine_name] = engine_ok.get(engine_name, True) and ok
+        self._start_cycle(ctx)
+        try:
+            for engine_name, until, final in engine_slices(ctx, engines, self.settings.engine_slice_s):
+                if engine_name == "builtin":
+                    ok = self._run_builtin(ctx, cpus, names, until, monitor, interval)
+                else:
+                    ok, problems = engine.run_stress_ng(ctx, self.host, cpus, self._topology or {}, until, monitor,
+                                                        final=final, interval_s=interval)
+                    tool_problems.extend(problems)
+                engine_ok[engine_name] = engine_ok.get(engine_name, True) and ok
+        finally:
+            self._end_cycle(ctx)
         monitor.finish(ctx, self.settings.min_busy_fraction, self.settings.min_freq_fraction)
         if engine_ok and not any(engine_ok.values()):
             if tool_problems:
@@ -349,5 +363,78 @@ class CpuModule(Module):
         return True
 
     def _tick_extra(self, ctx: ModuleContext):
-        """What else runs with the load: the frequency-limit cycle and package power (see `corners`)."""
-        return None
+        """What else runs with the load: the frequency-limit cycle (`freq_cycle_s`)."""
+        cycler = self._cycler
+        if cycler is None:
+            return None
+
+        def tick() -> None:
+            if cycler.tick():
+                ctx.sample({"freq_limit_high:all": 1.0 if cycler.high else 0.0})
+        return tick
+
+    def _start_cycle(self, ctx: ModuleContext) -> None:
+        for done in cpufreq.recover(self.host):
+            ctx.note("clock limits of an earlier, killed run restored", **done)
+        if self.settings.freq_cycle_s <= 0:
+            return
+        limits, why = cpufreq.cycle_limits(self.host)
+        if why:
+            ctx.note(f"clock-limit cycling not possible: {why}", reason=why)
+            return
+        self._cycler = cpufreq.FreqCycler(self.host, limits, self.settings.freq_cycle_s)
+        ctx.note("clock-limit cycling", period_s=self.settings.freq_cycle_s,
+                 limits=[{"path": lim.path, "low": lim.low, "high": lim.high} for lim in limits],
+                 ledger=str(self._cycler.ledger.path))
+
+    def _end_cycle(self, ctx: ModuleContext) -> None:
+        cycler, self._cycler = self._cycler, None
+        if cycler is None:
+            return
+        problems = cycler.restore()
+        ctx.note("clock limits restored", switches=cycler.switches, problems=problems)
+        if problems:
+            ctx.warn("cpu:all", "cpu-freq-not-restored",
+                     "The CPUs' clock limits could not all be put back after the test: the machine may run slower "
+                     "until they are reset (or it reboots).", {"problems": problems})
+
+    # -- vendor self-tests ------------------------------------------------------------------------------
+    def _self_tests(self, ctx: ModuleContext, cpus: list[int]) -> None:
+        """Intel In-Field Scan per core where the driver is loaded; AMD has no such interface."""
+        if not self.settings.self_test:
+            return
+        found = ifs.devices(self.host)
+        if not found:
+            vendor = (self.host.read_text("/proc/cpuinfo") or "")
+            why = ("AMD processors have no in-field self-test interface in Linux" if "AuthenticAMD" in vendor
+                   else "the intel_ifs driver is not loaded (Sapphire Rapids and later Xeons only)")
+            ctx.note(f"no vendor self-test: {why}", reason=why)
+            return
+        topology = self._topology or {}
+        per_core: dict[tuple, int] = {}
+        for cpu in cpus:
+            topo = topology.get(cpu, CpuTopology(cpu, None, None))
+            per_core.setdefault((topo.socket_id, topo.core_id if topo.core_id is not None else cpu), cpu)
+        for device in found:
+            for cpu in per_core.values():
+                if ctx.stopping():
+                    return
+                self._judge_ifs(ctx, ifs.run_core(self.host, device, cpu))
+
+    def _judge_ifs(self, ctx: ModuleContext, result: "ifs.IfsResult") -> None:
+        topo = (self._topology or {}).get(result.cpu, CpuTopology(result.cpu, None, None))
+        ppin = (self.host.read_text(f"/sys/devices/system/cpu/cpu{result.cpu}/topology/ppin") or "").strip() or None
+        evidence = {"device": result.device, "test": result.test, "status": result.status, "details": result.details,
+                    "image_version": result.image_version, "ppin": ppin, "error": result.error}
+        if result.status == "fail" and result.error is None:
+            ctx.fail(topo.component, "cpu-self-test-failed",
+                     f"The processor's own {result.test} self-test (Intel In-Field Scan) failed on core "
+                     f"{topo.core_id} of socket {topo.socket_id} (PPIN {ppin or 'unknown'}): the core is faulty.",
+                     evidence)
+        elif result.status == "pass" and result.error is None:
+            ctx.note(f"{result.test} self-test passed on CPU {result.cpu}", **evidence)
+        else:
+            ctx.info(topo.component, "cpu-self-test-skipped",
+                     f"The processor's {result.test} self-test did not complete on core {topo.core_id} "
+                     f"(status {result.status or 'unreadable'}{', ' + result.error if result.error else ''}): "
+                     "that part was not tested.", evidence)

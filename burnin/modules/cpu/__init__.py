@@ -1,11 +1,19 @@
-"""CPU: every logical CPU computes known answers at full load; clock and machine checks are watched.
+"""CPU: every logical CPU computes known answers at full load, class by class; clock and machine checks are watched.
 
 Engines (setting `engines`):
-- ``builtin``: one worker process per logical CPU, pinned to it, rotating through kernels that exercise
-  different units (`kernels`: sha256, blake2b, integer, float, zlib, lzma, bignum; see `cpu.kernels`). Each
-  result is compared with the answer the module process computed once at the start (golden values). On a
-  mismatch the worker repeats that kernel with the same input `retest_count` times on the same CPU and reports
-  how often the wrong answer came back.
+- ``builtin``: one worker process per logical CPU, pinned to it, rotating through kernels that each exercise one
+  instruction class (`kernels`; `cpu.kernels.CLASS_OF`): scalar integer (integer, blake2b), scalar FP (float),
+  vector FP with FMA (gemm-f64/f32 sized for cache and for memory, fft-cache/-memory: numpy/OpenBLAS with one BLAS
+  thread per worker), AES (aes-gcm, aes-ctr: `cryptography`), SHA (sha256), CRC32C (`crc32c`), big numbers
+  (bignum), compression (zlib, lzma) and cross-core coherence (`cpu.coherence`: shared cache lines, seqlock). A
+  kernel whose library is missing (or coherence on a weakly ordered CPU) is left out, and the "instruction classes"
+  note says which classes ran on this CPU, the unit each exercises (from the CPU's flags: py-cpuinfo on the live
+  host, /proc/cpuinfo otherwise) and why others did not.
+  Reference answers are computed on two CPUs of different physical cores and must agree; where they do not, more
+  computations vote (`engine.decide`: an answer stands when two different CPUs give it) and the odd CPU is charged
+  in its role. A worker's wrong answer is retested `retest_count` times on its CPU and computed again on another
+  core (the verifier) before the worker's CPU is charged; a disagreement the verifier alone has is the verifier's.
+  Every miscompare records the CPU's clock, clock limit and temperature at that moment.
 - ``stress-ng`` (where installed): one ``stress-ng --cpu 1 --cpu-method all --verify --taskset N`` per CPU, so a
   failure names its CPU; outcome parsed by `burnin.tools.stress_ng`.
 With both engines the run phase ALTERNATES between them in slices of `engine_slice_s`, in the order of
@@ -13,23 +21,36 @@ With both engines the run phase ALTERNATES between them in slices of `engine_sli
 slice loads all CPUs at once; a slice that ends early (stress-ng failed to start) hands its time to the next.
 Both run as loads of `burnin.load` (worker pool, external program), which stops them at the deadline.
 
-check() (preflight, ~1-2 s): every kernel once on every CPU, pinned, against the golden values.
+Corners: with `freq_cycle_s` > 0 the CPUs' clock limit moves between minimum and maximum that often while the
+built-in kernels run (`burnin.tools.cpufreq`; a ledger restores it at the end, or at the next start after a kill).
+Vendor self-tests: Intel In-Field Scan per core where the `intel_ifs` driver is loaded (`self_test`); AMD has none.
+Package power (RAPL) is sampled where the powercap interface exists.
 
-Watched during run(): per-CPU busy fraction (/proc/stat), per-CPU clock (cpufreq scaling_cur_freq), and
-machine-check counters in /proc/interrupts (MCE, DFR, THR lines). Thermal throttling is the thermal module's
-judgement (with the profile's `throttle` severity), not this module's. The CPU topology (core, socket) is
+Test-only fault seams (`engine.FaultSeam`): the environment variables BURNIN_TEST_CPU_FLIP and
+BURNIN_TEST_CPU_FLIP_VERIFIER flip bits in one CPU's results; no profile setting can enable them, and the journal
+says so whenever one is set.
+
+check() (preflight): reference answers, every kernel once on every CPU, then the vendor self-tests.
+
+Watched during run(): per-CPU busy fraction (/proc/stat), per-CPU clock (cpufreq scaling_cur_freq), package power
+(RAPL), and machine-check counters in /proc/interrupts (MCE, DFR, THR lines). Thermal throttling is the thermal
+module's judgement (with the profile's `throttle` severity), not this module's. The CPU topology (core, socket) is
 the inventory's (`burnin.inventory.cpu.read_topology`).
 
 Findings:
 
 | code | severity | when |
 |------|----------|------|
-| `cpu-wrong-result` | FAIL | a CPU computed a wrong result (evidence: kernel, expected, actual, "reproduced: k of n") |
+| `cpu-wrong-result` | FAIL | a CPU computed a wrong result (evidence: kernel, class, expected, actual, "reproduced: k of n", the verifier's answers, role, clock and temperature at the miscompare) |
+| `cpu-coherence` | FAIL | a lost or torn update between two cores' shared memory (the component names the pair), or a lane whose final state is not what its writer reported |
+| `cpu-self-test-failed` | FAIL | the processor's own self-test (Intel In-Field Scan) failed on a core (evidence: status word, PPIN) |
+| `cpu-self-test-skipped` | INFO | the self-test did not complete on a core ("untested", a timeout, a refused run): that part was not tested |
 | `cpu-worker-died` | FAIL | a worker process died under load - signal, exception, out of memory (a segfault under stress is itself a hardware symptom) |
 | `machine-check` | FAIL | machine-check exceptions or deferred (uncorrected) errors rose |
 | `machine-check-corrected` | WARN | corrected-error threshold interrupts rose |
 | `cpu-underloaded` | WARN | a CPU was busy less than `min_busy_fraction` of the run: the test was weaker than claimed |
 | `cpu-freq-low` | WARN | the mean clock under load fell below `min_freq_fraction` of the base (or max) clock |
+| `cpu-freq-not-restored` | WARN | a clock limit changed by `freq_cycle_s` could not be put back |
 | `cpu-untested` | WARN | CPUs this process may not run on were left untested |
 | `tool-error` | WARN | stress-ng could not run properly: not a hardware fault, and not a pass for that engine - if stress-ng was the only engine, the phase raises so the runner reports ERROR |
 """

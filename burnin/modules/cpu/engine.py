@@ -245,11 +245,15 @@ def decide(kernel: str, votes: Sequence[Vote], prefer: str | None = None) -> Dec
     return Decision(kernel, accepted, charged, tuple(votes))
 
 
+def _physical_core(topology: Mapping[int, CpuTopology], cpu: int) -> tuple:
+    topo = topology.get(cpu)
+    return (topo.socket_id, topo.core_id) if topo and topo.core_id is not None else (None, cpu)
+
+
 def reference_cpus(cpus: Sequence[int], topology: Mapping[int, CpuTopology]) -> list[int]:
     """Two CPUs on different physical cores (different sockets where there are), for the reference answers."""
     def core(cpu: int) -> tuple:
-        topo = topology.get(cpu)
-        return (topo.socket_id, topo.core_id) if topo and topo.core_id is not None else (None, cpu)
+        return _physical_core(topology, cpu)
 
     first = cpus[0]
     others = [c for c in cpus if core(c) != core(first)] or [c for c in cpus if c != first]
@@ -262,8 +266,7 @@ def reference_cpus(cpus: Sequence[int], topology: Mapping[int, CpuTopology]) -> 
 def verifier_for(cpu: int, cpus: Sequence[int], topology: Mapping[int, CpuTopology]) -> int | None:
     """A CPU on another physical core than `cpu` to repeat a disputed computation on."""
     def core(c: int) -> tuple:
-        topo = topology.get(c)
-        return (topo.socket_id, topo.core_id) if topo and topo.core_id is not None else (None, c)
+        return _physical_core(topology, c)
 
     candidates = [c for c in cpus if core(c) != core(cpu)] or [c for c in cpus if c != cpu]
     return candidates[0] if candidates else None
@@ -477,9 +480,10 @@ class Accuser:
                 ctx.fail(ctopo.component, "cpu-wrong-result", message,
                          {**evidence, "role": role, "reproduced_by_verifier": f"{confirmed} of {len(mine)}"})
             else:
+                doing = "verifying a disputed" if role == "verifier" else "having computed the reference"
                 ctx.fail(
                     ctopo.component, "cpu-wrong-result",
-                    f"CPU {charged_cpu} (core {ctopo.core_id}, socket {ctopo.socket_id}), verifying a disputed "
+                    f"CPU {charged_cpu} (core {ctopo.core_id}, socket {ctopo.socket_id}), {doing} "
                     f"{kernel} answer, computed wrong where other cores agree; the fault is this CPU's.",
                     {**evidence, "role": role, "actual": wrong[0], "expected": decision.accepted,
                      "at_miscompare": self.moment(charged_cpu) if callable(self.moment) else {}},

@@ -299,6 +299,7 @@ class CpuModule(Module):
         for cpu, counts in tally.iterations.items():
             self._coherence_writes[cpu] += counts.get("coherence", 0) * coherence.ROUNDS
         self._coherence_dead.update(tally.deaths)
+        self._coherence_dead.update(tally.killed)
         topology = self._topology or {}
         for problem in coherence.final_state(lanes, self._coherence_writes, skip=sorted(self._coherence_dead)):
             topo = topology.get(problem.cpu, CpuTopology(problem.cpu, None, None))

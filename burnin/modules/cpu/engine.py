@@ -318,6 +318,7 @@ class BuiltinTally:
     reported: set = field(default_factory=set)  # (cpu, kernel) with a finding in this phase
     errors: dict[int, str] = field(default_factory=dict)
     deaths: Counter = field(default_factory=Counter)
+    killed: set = field(default_factory=set)  # CPUs whose worker had to be killed at the stop: last counts lost
     ops_since_sample: int = 0
 
 
@@ -366,6 +367,8 @@ class BuiltinEvents:
 
     def _exit(self, cpu: int, topo: CpuTopology, exitcode: int | None, asked: bool) -> None:
         ctx, tally = self.ctx, self.tally
+        if asked and exitcode != 0:
+            tally.killed.add(cpu)
         if asked or (self.once and exitcode == 0):
             return
         tally.deaths[cpu] += 1

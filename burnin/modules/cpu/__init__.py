@@ -85,6 +85,19 @@ RELEVANT_FLAGS = frozenset({"sse4_2", "avx", "avx2", "fma", "aes", "vaes", "pclm
                             "crc32", "aes", "sve", "pmull", "hypervisor"})
 
 
+_CPUINFO: list = []  # py-cpuinfo's answer for this machine, once per process (it takes ~1 s)
+
+
+def _live_cpuinfo() -> dict:
+    if not _CPUINFO:
+        try:
+            import cpuinfo  # py-cpuinfo: lazy, never on the --help path
+            _CPUINFO.append(cpuinfo.get_cpu_info())
+        except Exception:  # noqa: BLE001 - not installed or failed: /proc/cpuinfo says the same
+            _CPUINFO.append({})
+    return _CPUINFO[0]
+
+
 @dataclass(frozen=True)
 class CpuSettings:
     engines: tuple[str, ...] = setting(ENGINES, "engines, taking turns in this order (builtin, stress-ng)")
@@ -163,13 +176,10 @@ class CpuModule(Module):
         if self._cpu_flags is None:
             flags, source = None, "/proc/cpuinfo"
             if self.host.live:
-                try:
-                    import cpuinfo  # py-cpuinfo: lazy, never on the --help path
-                    info = cpuinfo.get_cpu_info()
+                info = _live_cpuinfo()
+                if info:
                     flags = frozenset(info.get("flags") or ())
                     source = f"py-cpuinfo {info.get('cpuinfo_version_string', '')}".strip()
-                except Exception:  # noqa: BLE001 - not installed or failed: /proc/cpuinfo says the same
-                    flags = None
             if not flags:
                 text = self.host.read_text("/proc/cpuinfo") or ""
                 line = next((ln for ln in text.splitlines() if ln.startswith(("flags", "Features"))), "")

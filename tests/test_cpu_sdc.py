@@ -301,3 +301,16 @@ def test_help_imports_none_of_the_heavy_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_kernel_whose_library_raises_everywhere_is_left_out_not_charged(monkeypatch):
+    def broken(inp):
+        raise RuntimeError("library broken")
+
+    monkeypatch.setitem(cpu_kernels.KERNELS, "crc32c", broken)
+    module = CpuModule(LIVE, {"engines": ["builtin"], "kernels": ["integer", "crc32c"]})
+    ctx = run_phases(module, phases=("check",), seconds=30.0)
+    assert ctx.codes(Severity.FAIL) == []
+    note = next(n["data"] for n in ctx.notes if n["message"] == "reference answers")
+    assert note["left_out_kernel_errors"] == {"crc32c": "raised RuntimeError: library broken"}
+    assert next(n["data"] for n in ctx.notes if n["message"] == "preflight")["kernels"] == ["integer"]

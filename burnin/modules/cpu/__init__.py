@@ -242,17 +242,19 @@ class CpuModule(Module):
         if self._inputs is None:
             self._classes(ctx)
             self._inputs = cpu_kernels.make_inputs(names=names, cpus=cpus)
-        decided = set(self._refs.decisions) if self._refs is not None else set()
+        decided = set(self._refs.decisions) | set(self._refs.errors) if self._refs is not None else set()
         todo = [n for n in names if n not in (self._golden or {}) and n not in decided]
         if todo:  # the first time, or what a phase cut short left to compute
             new = engine.compute_references(ctx, cpus, self._topology or {}, todo, self._inputs)
-            missing = [n for n in todo if n not in new.golden and n not in new.decisions]
+            missing = [n for n in todo if n not in new.golden and n not in new.decisions and n not in new.errors]
             ctx.note("reference answers", cpus=new.cpus, kernels=len(new.golden), not_computed=missing,
+                     left_out_kernel_errors=new.errors,
                      disputed={k: [(v.cpu, v.role, v.answer) for v in d.votes]
                                for k, d in new.decisions.items() if d.charged or d.accepted is None})
             self._report_reference_charges(ctx, new)
             old = self._refs or engine.References({}, {}, new.cpus)
-            self._refs = engine.References({**old.golden, **new.golden}, {**old.decisions, **new.decisions}, new.cpus)
+            self._refs = engine.References({**old.golden, **new.golden}, {**old.decisions, **new.decisions}, new.cpus,
+                                           {**old.errors, **new.errors})
             self._golden = self._refs.golden
         return self._inputs, self._golden or {}
 

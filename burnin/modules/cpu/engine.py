@@ -277,6 +277,7 @@ class References:
     golden: dict[str, str]
     decisions: dict[str, Decision]
     cpus: list[int]
+    errors: dict[str, str] = field(default_factory=dict)  # kernels that raised on every reference core
 
 
 def compute_references(ctx: ModuleContext, cpus: Sequence[int], topology: Mapping[int, CpuTopology],
@@ -297,16 +298,20 @@ def compute_references(ctx: ModuleContext, cpus: Sequence[int], topology: Mappin
             by_kernel[vote.kernel].append(vote)
     golden = dict(cpu_kernels.SELF_CHECKED)
     decisions = {}
+    errors: dict[str, str] = {}
     for name in computed:
-        if name not in disputed:  # all answers agree (or one core only, or none: the phase was cut short)
-            if by_kernel[name]:
+        if name not in disputed:  # all answers agree; from fewer cores than asked: the phase was cut short
+            answered = {v.cpu for v in by_kernel[name]}
+            if answered and by_kernel[name][0].answer.startswith("raised "):
+                errors[name] = by_kernel[name][0].answer  # the library fails on every core: not the CPU
+            elif answered and len(answered) >= len(ref):
                 golden[name] = by_kernel[name][0].answer
             continue
         decision = decide(name, by_kernel[name])
         decisions[name] = decision
         if decision.accepted is not None:
             golden[name] = decision.accepted
-    return References({n: golden[n] for n in names if n in golden}, decisions, ref)
+    return References({n: golden[n] for n in names if n in golden}, decisions, ref, errors)
 
 
 @dataclass

@@ -314,3 +314,26 @@ def test_a_kernel_whose_library_raises_everywhere_is_left_out_not_charged(monkey
     note = next(n["data"] for n in ctx.notes if n["message"] == "reference answers")
     assert note["left_out_kernel_errors"] == {"crc32c": "raised RuntimeError: library broken"}
     assert next(n["data"] for n in ctx.notes if n["message"] == "preflight")["kernels"] == ["integer"]
+
+
+def test_a_refused_limit_stops_the_cycle_and_restores_what_was_changed(tmp_path, monkeypatch):
+    host = fake_cpufreq(tmp_path / "root")
+    before = limit_values(host.root)
+    monkeypatch.setattr(cpufreq, "state_dir", lambda directory=None: tmp_path)
+    module = CpuModule(host, {"engines": ["builtin"], "freq_cycle_s": 0.01})
+    ctx = RecordingContext("cpu", host, phase="run", seconds=2.0)
+    module._start_cycle(ctx)
+    real_write = cpufreq.write_value
+    calls = []
+
+    def refuse_the_second(h, path, value):
+        calls.append(path)
+        if len(calls) == 2:
+            raise PermissionError(1, "Operation not permitted")
+        real_write(h, path, value)
+
+    monkeypatch.setattr(cpufreq, "write_value", refuse_the_second)
+    tick = module._tick_extra(ctx)
+    wait_for(lambda: tick() or module._cycler is None, timeout=5.0)
+    assert limit_values(host.root) == before
+    assert any(n["message"].startswith("clock-limit cycling stopped") for n in ctx.notes)

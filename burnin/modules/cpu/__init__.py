@@ -403,8 +403,14 @@ class CpuModule(Module):
             return None
 
         def tick() -> None:
-            if cycler.tick():
-                ctx.sample({"freq_limit_high:all": 1.0 if cycler.high else 0.0})
+            if self._cycler is None:
+                return
+            try:
+                if cycler.tick():
+                    ctx.sample({"freq_limit_high:all": 1.0 if cycler.high else 0.0})
+            except OSError as exc:  # the kernel refused a limit: stop cycling, put back what was changed
+                ctx.note("clock-limit cycling stopped: a limit could not be written", error=str(exc))
+                self._end_cycle(ctx)
         return tick
 
     def _start_cycle(self, ctx: ModuleContext) -> None:

@@ -79,6 +79,7 @@ from burnin.modules.cpu.judge import (  # noqa: F401 - the module's readers and 
 from burnin.modules.cpu.monitor import Monitor
 from burnin.settings import setting
 from burnin.tools import cpufreq, ifs
+from burnin.tools.netns import NetnsError
 
 ENGINES = ("builtin", "stress-ng")
 RELEVANT_FLAGS = frozenset({"sse4_2", "avx", "avx2", "fma", "aes", "vaes", "pclmulqdq", "sha_ni", "asimd", "sha2",
@@ -322,6 +323,7 @@ class CpuModule(Module):
 
     # -- check: every kernel once on every CPU ----------------------------------------------------
     def check(self, ctx: ModuleContext) -> None:
+        self._recover_limits(ctx)
         cpus = self._cpus(ctx)
         if not self._kernel_names():
             raise Skip("no built-in kernels configured (setting 'kernels' is empty)")
@@ -413,16 +415,27 @@ class CpuModule(Module):
                 self._end_cycle(ctx)
         return tick
 
+    def _recover_limits(self, ctx: ModuleContext) -> None:
+        """Clock limits that an earlier run killed mid-cycle left behind go back first."""
+        try:
+            for done in cpufreq.recover(self.host):
+                ctx.note("clock limits of an earlier, killed run restored", **done)
+        except (OSError, NetnsError) as exc:  # no writable state directory: nothing can have been left there
+            ctx.note("clock-limit ledgers could not be read", error=str(exc))
+
     def _start_cycle(self, ctx: ModuleContext) -> None:
-        for done in cpufreq.recover(self.host):
-            ctx.note("clock limits of an earlier, killed run restored", **done)
+        self._recover_limits(ctx)
         if self.settings.freq_cycle_s <= 0:
             return
         limits, why = cpufreq.cycle_limits(self.host)
         if why:
             ctx.note(f"clock-limit cycling not possible: {why}", reason=why)
             return
-        self._cycler = cpufreq.FreqCycler(self.host, limits, self.settings.freq_cycle_s)
+        try:
+            self._cycler = cpufreq.FreqCycler(self.host, limits, self.settings.freq_cycle_s)
+        except (OSError, NetnsError) as exc:  # no ledger, no change: a limit must never be left unrecorded
+            ctx.note(f"clock-limit cycling not possible: no restore ledger ({exc})", reason=str(exc))
+            return
         ctx.note("clock-limit cycling", period_s=self.settings.freq_cycle_s,
                  limits=[{"path": lim.path, "low": lim.low, "high": lim.high} for lim in limits],
                  ledger=str(self._cycler.ledger.path))

@@ -42,7 +42,17 @@ def rate(fn, seconds: float) -> tuple[float, int]:
             return calls / elapsed, calls
 
 
-def measure_cpu(cpu: int, names: list[str], seconds: float, out) -> None:
+def best_of(fns, seconds: float, rounds: int) -> list[float]:
+    """The best rate of each function over `rounds` alternating turns: on a shared machine, the turn with the
+    least interference is the closest to what the core can do, and both sides get the same chances."""
+    best = [0.0] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            best[i] = max(best[i], rate(fn, seconds / rounds)[0])
+    return best
+
+
+def measure_cpu(cpu: int, names: list[str], seconds: float, rounds: int, out) -> None:
     os.sched_setaffinity(0, {cpu})
     np = load_numpy()
     inputs = K.make_inputs(names=names, cpus=[cpu])
@@ -55,14 +65,34 @@ def measure_cpu(cpu: int, names: list[str], seconds: float, out) -> None:
             if K.answer(kernel(inputs)) != golden:
                 raise SystemExit(f"{name} miscompared on CPU {cpu}")
 
-        unverified_rate, _ = rate(lambda: kernel(inputs), seconds)
-        verified_rate, _ = rate(verified, seconds)
+        unverified_rate, verified_rate = best_of([lambda: kernel(inputs), verified], seconds, rounds)
         rows[name] = (unverified_rate, verified_rate)
     raw = {}
     for n in (1024, 1536):
         a, b = np.random.default_rng(1).uniform(-1, 1, (2, n, n))
-        r, _ = rate(lambda: np.matmul(a, b), seconds)
-        raw[n] = r * 2 * n ** 3 / 1e9
+        raw[n] = best_of([lambda: np.matmul(a, b)], seconds, rounds)[0] * 2 * n ** 3 / 1e9
+    # the ratio that matters, measured side by side: verified 1536 DGEMM (the engine's) against raw
+    if "gemm-f64-memory" in names:
+        a, b = inputs.arrays["f64-memory"]
+        golden = K.answer(np.matmul(a, b))
+
+        def verified_dgemm():
+            if K.answer(np.matmul(a, b)) != golden:
+                raise SystemExit(f"DGEMM miscompared on CPU {cpu}")
+
+        raw_rate, verified_rate = best_of([lambda: np.matmul(a, b), verified_dgemm], 2 * seconds, 2 * rounds)
+        raw["side-by-side"] = (raw_rate, verified_rate)
+        # and per call, the fastest of 12 (robust to other load on a shared machine): product, then digest
+        product, digest_times, product_times = None, [], []
+        for _ in range(12):
+            t0 = time.perf_counter()
+            product = np.matmul(a, b)
+            t1 = time.perf_counter()
+            K.answer(product) == golden
+            t2 = time.perf_counter()
+            product_times.append(t1 - t0)
+            digest_times.append(t2 - t1)
+        raw["min-per-call"] = (min(product_times), min(digest_times))
     out.send((cpu, rows, raw))
 
 
@@ -84,6 +114,7 @@ def main() -> int:
     parser.add_argument("seconds", nargs="?", type=float, default=2.0)
     parser.add_argument("--cpus", default=",".join(str(c) for c in sorted(os.sched_getaffinity(0))))
     parser.add_argument("--kernels", default=",".join(k for k in K.KERNELS if k != "coherence"))
+    parser.add_argument("--rounds", type=int, default=3, help="alternating turns per measure (best one counts)")
     args = parser.parse_args()
     cpus = [int(c) for c in args.cpus.split(",")]
     names = [n for n in args.kernels.split(",") if K.unavailable(n) is None]
@@ -94,7 +125,7 @@ def main() -> int:
     for cpu in cpus:
         reader, writer = ctx.Pipe(duplex=False)
         meter.read()
-        proc = ctx.Process(target=measure_cpu, args=(cpu, names, args.seconds, writer))
+        proc = ctx.Process(target=measure_cpu, args=(cpu, names, args.seconds, args.rounds, writer))
         proc.start()
         got = reader.recv()
         proc.join()
@@ -119,13 +150,21 @@ def main() -> int:
         print(line)
     for cpu in cpus:
         rows, raw = results[cpu]
-        verified = {n: flops(n) * rows[n][1] / 1e9 for n in names if flops(n) and n.startswith("gemm-f64")}
-        best = max(verified.items(), key=lambda kv: kv[1]) if verified else None
-        raw_line = ", ".join(f"N={n}: {g:.1f}" for n, g in raw.items())
-        if best:
-            ratio = best[1] / raw[1536]
-            print(f"cpu{cpu}: raw numpy DGEMM GFLOP/s {raw_line}; verified {best[0]} {best[1]:.1f} GFLOP/s = "
-                  f"{ratio:.2f} x raw (N=1536) -> goal 0.8 x {'met' if ratio >= 0.8 else 'NOT met'}")
+        raw_line = ", ".join(f"N={n}: {g:.1f}" for n, g in raw.items() if isinstance(n, int))
+        print(f"cpu{cpu}: raw numpy DGEMM GFLOP/s {raw_line}")
+        if "side-by-side" in raw:
+            raw_rate, verified_rate = raw["side-by-side"]
+            g = flops("gemm-f64-memory") / 1e9
+            ratio = verified_rate / raw_rate
+            print(f"cpu{cpu}: side by side, 1536 x 1536 DGEMM: raw {raw_rate * g:.1f} GFLOP/s, verified (CRC32C of "
+                  f"the product, compared) {verified_rate * g:.1f} GFLOP/s = {ratio:.3f} x raw -> goal 0.8 x "
+                  f"{'met' if ratio >= 0.8 else 'NOT met'}")
+        if "min-per-call" in raw:
+            t_product, t_digest = raw["min-per-call"]
+            g = flops("gemm-f64-memory") / 1e9
+            print(f"cpu{cpu}: fastest of 12 calls: product {t_product * 1e3:.1f} ms ({g / t_product:.1f} GFLOP/s), "
+                  f"digest + compare {t_digest * 1e3:.2f} ms: verified = {t_product / (t_product + t_digest):.3f} "
+                  "x raw")
         if watts.get(cpu):
             print(f"cpu{cpu} package power while measured: {watts[cpu]}")
     print(f"stress-ng --cpu-method matrixprod on cpu0: {sng if sng is not None else 'not installed/unparsed'} "

@@ -188,7 +188,9 @@ def wait_until_busy(procs: list[psutil.Process], cpu_s: float, timeout_s: float 
 
 def test_healthy_run_passes_and_loads_every_cpu():
     module = live_module()
-    ctx = run_phases(module, phases=("check", "run"), seconds=3.0)
+    checked = run_phases(module, phases=("check",), seconds=60.0)  # every class's references, then the preflight
+    assert checked.codes(Severity.FAIL) == []
+    ctx = run_phases(module, phases=("run",), seconds=3.0)
     assert ctx.codes(Severity.FAIL) == []
     assert "cpu-underloaded" not in ctx.codes()
     for cpu in LIVE_CPUS:
@@ -210,8 +212,10 @@ def test_wrong_result_on_one_cpu_fails_naming_it_with_the_reproduced_count(monke
         return "0" * 64 if (cpu, kernel) == (bad_cpu, "sha256") else result
 
     monkeypatch.setattr(cpu_engine, "_inject_fault", flaky_sha)
-    ctx = run_phases(live_module(kernels=["sha256", "float"]), phases=("check", "run"), seconds=2.0)
-    failures = [f for f in ctx.findings if f.severity is Severity.FAIL]
+    module = live_module(kernels=["sha256", "float"])
+    checked = run_phases(module, phases=("check",), seconds=30.0)  # references on two cores, then the preflight
+    ctx = run_phases(module, phases=("run",), seconds=2.0)
+    failures = [f for f in checked.findings + ctx.findings if f.severity is Severity.FAIL]
     component = read_topology(LIVE, bad_cpu).component
     assert [(f.code, f.component, f.evidence["phase"]) for f in failures] == [
         ("cpu-wrong-result", component, "check"), ("cpu-wrong-result", component, "run")]

@@ -284,3 +284,50 @@ def judge_stress_ng(topo: CpuTopology, outcome: stress_ng.Outcome, interrupted: 
         "tool problem, not a hardware fault.",
         {**evidence, "why": why},
     ),), False, f"stress-ng on CPU {topo.cpu}: {outcome.status}: {why}")
+
+
+# -- the CPU's state at a miscompare ---------------------------------------------------------------------
+CPU_HWMON_NAMES = ("coretemp", "k10temp", "zenpower", "cpu_thermal")
+
+
+def read_cpu_temp_c(host: Host, topo: CpuTopology) -> tuple[float, str] | None:
+    """The temperature nearest to the CPU: its core's coretemp sensor, else its package's, else the first of
+    k10temp/zenpower (Tctl/Tdie) or an x86_pkg_temp thermal zone; (°C, where it was read) or None."""
+    best: tuple[int, float, str] | None = None
+    for hwmon in host.glob("/sys/class/hwmon", "hwmon*"):
+        name = (host.read_text(f"{hwmon}/name") or "").strip()
+        if name not in CPU_HWMON_NAMES:
+            continue
+        for path in host.glob(hwmon, "temp*_input"):
+            value = host.read_int(path)
+            if value is None:
+                continue
+            label = (host.read_text(path.replace("_input", "_label")) or "").strip()
+            rank = 3
+            if topo.core_id is not None and label == f"Core {topo.core_id}":
+                rank = 0
+            elif topo.socket_id is not None and label in (f"Package id {topo.socket_id}", "Tdie", "Tctl"):
+                rank = 1
+            if best is None or rank < best[0]:
+                best = (rank, value / 1000.0, f"{name} {label or path.rsplit('/', 1)[-1]}")
+    if best is not None:
+        return best[1], best[2]
+    for zone in host.glob("/sys/class/thermal", "thermal_zone*"):
+        if (host.read_text(f"{zone}/type") or "").strip() in ("x86_pkg_temp", "cpu-thermal", "cpu_thermal"):
+            value = host.read_int(f"{zone}/temp")
+            if value is not None:
+                return value / 1000.0, f"thermal zone {zone.rsplit('/', 1)[-1]}"
+    return None
+
+
+def read_cpu_moment(host: Host, cpu: int, topo: CpuTopology) -> dict[str, Any]:
+    """What the CPU was doing when it computed wrong: clock, clock limit, temperature (None: not observable)."""
+    limit = None
+    d = cpufreq_dir(host, cpu)
+    if d is not None:
+        limit = host.read_int(f"{d}/scaling_max_freq")
+    temp = read_cpu_temp_c(host, topo)
+    freq = read_freq_khz(host, cpu)
+    return {"freq_mhz": round(freq / 1000, 1) if freq else None,
+            "freq_limit_mhz": round(limit / 1000, 1) if limit else None,
+            "temp_c": temp[0] if temp else None, "temp_source": temp[1] if temp else None}

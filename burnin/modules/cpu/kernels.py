@@ -14,8 +14,11 @@ import lzma
 import math
 import random
 import zlib
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from burnin.modules.cpu import coherence as _coherence
+from burnin.modules.cpu import vector as _vector
 
 INPUT_SEED = 0x6275726E  # "burn": fixed, so a result can be reproduced from the journal alone
 
@@ -30,9 +33,11 @@ class KernelInputs:
     bases: tuple[int, ...]
     factor_a: int  # ~400 000-bit numbers, for big multiplication (Karatsuba in CPython)
     factor_b: int
+    arrays: Mapping[str, Any] = field(default_factory=dict)  # numpy inputs of the vector kernels (lazy)
+    lanes: Any = None  # the coherence kernel's shared page (`coherence.Lanes`), made before the workers fork
 
 
-def make_inputs(seed: int = INPUT_SEED) -> KernelInputs:
+def make_inputs(seed: int = INPUT_SEED, names=(), cpus=()) -> KernelInputs:
     rng = random.Random(seed)
     words = [b"alpha ", b"bravo ", b"charlie ", b"delta ", b"echo ", b"foxtrot ", b"golf ", b"hotel "]
     chunks = rng.choices(words, k=120_000)
@@ -46,6 +51,8 @@ def make_inputs(seed: int = INPUT_SEED) -> KernelInputs:
         bases=tuple(rng.getrandbits(2200) | 1 for _ in range(2)),
         factor_a=rng.getrandbits(400_000) | (1 << 399_999),
         factor_b=rng.getrandbits(400_000) | (1 << 399_999),
+        arrays=_vector.make_arrays(seed, names),
+        lanes=_coherence.Lanes.create(cpus) if "coherence" in names and cpus else None,
     )
 
 
@@ -117,7 +124,7 @@ def bignum(inp: KernelInputs) -> str:
     return digest.hexdigest()
 
 
-KERNELS: Mapping[str, Callable[[KernelInputs], str]] = {
+KERNELS: Mapping[str, Callable[[KernelInputs], Any]] = {
     "sha256": sha256,
     "blake2b": blake2b,
     "integer": integer,
@@ -125,9 +132,64 @@ KERNELS: Mapping[str, Callable[[KernelInputs], str]] = {
     "zlib": zlib_round_trip,
     "lzma": lzma_round_trip,
     "bignum": bignum,
+    **_vector.NUMPY_KERNELS,
+    **_vector.AES_KERNELS,
+    "crc32c": _vector.crc32c_kernel,
+    "coherence": _coherence.coherence,
 }
+
+# kernel -> its instruction class (what the journal and the benchmark's coverage table name)
+CLASS_OF: Mapping[str, str] = {
+    "integer": "scalar-int", "blake2b": "scalar-int", "float": "scalar-fp",
+    **{k: "vector-fp-fma" for k in _vector.NUMPY_KERNELS},
+    "aes-gcm": "aes", "aes-ctr": "aes", "sha256": "sha", "crc32c": "crc32c", "bignum": "bignum",
+    "zlib": "compression", "lzma": "compression", "coherence": "coherence",
+}
+CLASSES = tuple(dict.fromkeys(CLASS_OF.values()))
+# kernels whose answer is a fixed text rather than a computed reference: the check is inside the kernel
+SELF_CHECKED = {"coherence": "ok"}
+
+
+def unit_of(cls: str, flags: frozenset[str] | set[str], crc_hardware: bool | None = None) -> str:
+    """The execution unit a class exercises on a CPU with these /proc/cpuinfo flags (x86 and arm64 names)."""
+    if cls == "vector-fp-fma":
+        if any(f.startswith("avx512f") for f in flags):
+            return "AVX-512 FMA (OpenBLAS, pocketfft)"
+        if "avx2" in flags and "fma" in flags:
+            return "AVX2 + FMA3 (OpenBLAS, pocketfft)"
+        if "asimd" in flags:
+            return "NEON/ASIMD FMA (OpenBLAS, pocketfft)"
+        return "SSE2 vector FP, no FMA (OpenBLAS, pocketfft)"
+    if cls == "aes":
+        return "AES-NI + PCLMULQDQ (OpenSSL)" if "aes" in flags else "software AES (OpenSSL, no AES instructions)"
+    if cls == "sha":
+        return "SHA-NI (OpenSSL)" if {"sha_ni", "sha2"} & set(flags) else "scalar SHA-256 (OpenSSL)"
+    if cls == "crc32c":
+        if crc_hardware is False:
+            return "software CRC32C (the crc32c package found no CRC instruction)"
+        return "SSE4.2 crc32" if "sse4_2" in flags else ("ARMv8 CRC32" if "crc32" in flags else "CRC32C")
+    return {
+        "scalar-int": "integer ALU and multiplier (xorshift, BLAKE2b)",
+        "scalar-fp": "scalar FP add/mul/div/sqrt",
+        "bignum": "integer multiply (CPython big numbers)",
+        "compression": "branchy integer code, caches (zlib, LZMA)",
+        "coherence": "cache coherence between cores (shared lines, seqlock)",
+    }.get(cls, cls)
+
+
+def unavailable(name: str) -> str | None:
+    """Why kernel `name` cannot run on this machine (a library is missing, the memory model), or None."""
+    if name == "coherence":
+        return _coherence.supported()
+    return _vector.missing_library(name)
+
+
+def answer(result: Any) -> str:
+    """A kernel's result as the text that is compared: text as is, raw buffers by their digest."""
+    return result if isinstance(result, str) else _vector.digest(result)
 
 
 def compute_golden(inputs: KernelInputs, names: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """The reference answer of each kernel, computed in the calling process."""
-    return {name: KERNELS[name](inputs) for name in names}
+    """The answer of each kernel, computed in the calling process (the engine computes the references on two
+    pinned cores instead: see `engine.compute_references`)."""
+    return {name: SELF_CHECKED.get(name) or answer(KERNELS[name](inputs)) for name in names}

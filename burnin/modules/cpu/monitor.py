@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 from burnin.host import Host
 from burnin.module import ModuleContext
+from burnin.tools.rapl import PowerMeter
 from burnin.modules.cpu.judge import (
     CpuTimes, CpuTopology, add_busy, fractions_from_totals, judge_busy, judge_freq, judge_machine_checks,
     parse_interrupt_counters, parse_proc_stat, raw_fraction, read_freq_khz, read_freq_reference,
@@ -32,6 +33,8 @@ class Monitor:
         self._loaded_ticks: dict[int, list[int]] = {}
         self._freq_khz: dict[int, list[int]] = defaultdict(list)
         self._mce_before: dict[str, tuple[int, ...]] = {}
+        self.power = PowerMeter(host)
+        self.watts: dict[str, list[float]] = defaultdict(list)
 
     def _stat(self) -> dict[int, CpuTimes]:
         return parse_proc_stat(self.host.read_text("/proc/stat"))
@@ -76,6 +79,9 @@ class Monitor:
             if khz:
                 self._freq_khz[cpu].append(khz)
                 metrics[f"freq_mhz:cpu{cpu}"] = round(khz / 1000, 1)
+        for name, watts in self.power.read(now).items():
+            metrics[name] = watts
+            self.watts[name].append(watts)
         elapsed = now - self._last_time
         if ops is not None and elapsed > 0:
             metrics["ops_per_s:total"] = round(ops / elapsed, 2)
@@ -93,4 +99,6 @@ class Monitor:
             ctx.report(j)
         ctx.note("load", busy_pct={cpu: round(100 * f.fraction, 2) for cpu, f in sorted(fractions.items())
                                    if f.fraction is not None},
+                 power_w={name: round(sum(v) / len(v), 1) for name, v in self.watts.items()} if self.watts else
+                 "not observable (no RAPL powercap)",
                  mean_freq_mhz={cpu: round(sum(v) / len(v) / 1000, 1) for cpu, v in sorted(self._freq_khz.items())})

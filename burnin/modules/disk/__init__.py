@@ -75,7 +75,19 @@ Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can e
 | `smart-reported-uncorrect` | WARN | Reported_Uncorrect (187) non-zero |
 | `smart-crc-errors` | WARN | UDMA_CRC_Error_Count (199): cable or backplane |
 | `smart-error-log` | WARN | entries in the error log (NVMe: not the host's own) |
-| `smart-history-reset` | WARN | log entries stamped after the drive's power-on hours |
+| `smart-history-reset` | WARN | a history signal says reset: logs stamped after the power-on hours, FARM or device |
+|  |  | statistics far ahead of SMART's hours, more writes than the hours allow (`history`) |
+| `smart-history-forged` | WARN | FARM agrees with SMART but the heads flew far longer, or more hours than weeks since |
+|  |  | assembly/manufacture |
+| `drive-history` | INFO | the history block: every signal with its evidence and conclusion |
+| `smart-seen` | INFO | what the report let burnin read (health, error counters, wear, spare, temperature, logs) |
+| `smart-not-reported` | WARN | health or error counters blank, absent, or hidden behind a translation layer or RAID |
+| `smart-health-unseen` | WARN | no drive's health could be read in this run (named in the verdict block) |
+| `smart-quirk-discounted` | INFO | a value the drive database explains (MX500 197 flipping 0/1, bogus raw values) |
+| `smart-drivedb-warning` | WARN (INFO) | smartctl's drive database warns about the model/firmware (INFO: an update may exist) |
+| `smart-command-timeouts` | WARN / FAIL | Command_Timeout (188); FAIL above `command_timeout_fail` |
+| `smart-reallocation-events` | WARN / FAIL | Reallocated_Event_Count (196); FAIL above `reallocation_events_fail` |
+| `scsi-worn-out` | WARN / FAIL | SCSI percentage used endurance indicator at `nvme_used_warn_pct` / `nvme_used_fail_pct` |
 | `nvme-critical-warning` | FAIL | NVMe critical warning bits (decoded) |
 | `nvme-media-errors` | FAIL | NVMe media and data integrity errors |
 | `nvme-worn-out` | WARN / FAIL | Percentage Used at `nvme_used_warn_pct` / `nvme_used_fail_pct` |

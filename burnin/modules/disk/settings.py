@@ -16,6 +16,13 @@ class DiskSettings:
                                       unit="defects")
     nvme_used_warn_pct: int = setting(90, "NVMe Percentage Used at or above this WARNs", unit="%")
     nvme_used_fail_pct: int = setting(100, "NVMe Percentage Used at or above this FAILs", unit="%")
+    command_timeout_fail: int = setting(100, "command timeouts (ATA 188) above this FAIL; any at all WARN",
+                                        unit="commands")
+    reallocation_events_fail: int = setting(50, "reallocation events (ATA 196) above this FAIL; any at all WARN",
+                                            unit="events")
+    history_slack_h: int = setting(48, "two records of a drive's hours may differ this much before its history "
+                                       "is called reset (or history_slack_pct, the larger)", unit="h")
+    history_slack_pct: float = setting(2.0, "...or this share of the larger figure", unit="%")
     # self-tests (run phase)
     self_test: str = setting("short", "SMART self-test started on every drive in the run phase",
                              choices=("none", "short", "long"))

@@ -18,6 +18,7 @@ from burnin.host import Host
 from burnin.inventory.disks import Disk
 from burnin.judge import Reported
 from burnin.module import ModuleContext, Skip
+from burnin.modules.disk.seen import seen_of
 from burnin.modules.disk.settings import DiskSettings
 from burnin.modules.disk.smart import (
     SmartLimits, component_of, counters_of, judge_smart, smart_absent_reason, smart_counter_growth,
@@ -172,7 +173,7 @@ class SmartWatch:
         errors: list[str] = []
         hours: dict[str, int] = {}
         seen_serials: dict[str, str] = {}
-        judged = 0
+        judged = unseen = 0
         for target in self.targets:
             if ctx.stopping():
                 errors.append(f"{target.label}: not read, the check phase ran out of time")
@@ -191,6 +192,7 @@ class SmartWatch:
             target.component = component_of(target.label, serial)
             if report is not None and report.has_smart_data:
                 judged += 1
+                unseen += bool(seen_of(report).essential_missing or seen_of(report).blank)
                 target.baseline = report
                 self._emit_reading(ctx, target, reading)
                 if report.power_on_hours is not None and target.disk is not None:
@@ -206,6 +208,12 @@ class SmartWatch:
                 why = "; ".join(reading.problems) or (", ".join(report.messages) if report else "") or "no SMART data"
                 errors.append(f"{target.label}: {why}")
         self._check_claims(ctx, hours)
+        if judged and judged == unseen:
+            # Every drive answered, none with its health: the run must not read as "disks fine"
+            ctx.warn("disk", "smart-health-unseen",
+                     f"No drive's health could be read ({judged} drive(s) answered, every one with its health or "
+                     "error counters blank or hidden): disk health is unknown.",
+                     {"drives": [t.label for t in self.targets if t.baseline is not None]})
         if not judged and not errors:
             self.skip = "no disk here can give SMART data (" + ", ".join(t.label for t in self.targets) + ")"
         return errors

@@ -123,6 +123,7 @@ Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can e
 | `write-verify-passed` | INFO | every byte written read back as written (destructive) |
 | `disk-wiped` | INFO | zeros written and read back, with a `wipe-certificate` note |
 | `wipe-incomplete` | WARN | the run ended before the wipe finished |
+| `wipe-hidden-area` | WARN | overwritten, but a Host Protected Area hides sectors (`hdparm -N`): no "wiped" certificate |
 """
 
 from __future__ import annotations

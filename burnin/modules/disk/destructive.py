@@ -20,7 +20,27 @@ from burnin.inventory.disks import Disk, mounted_devices, read_disk
 from burnin.module import ModuleContext
 from burnin.modules.disk.settings import DiskSettings
 from burnin.modules.disk.smart import component_of
-from burnin.tools import readscan, writeverify
+from burnin.tools import hdparm, readscan, writeverify
+
+
+def hidden_area_of(ctx: ModuleContext, host: Host, disk: Disk) -> tuple[hdparm.Hpa | None, str]:
+    """The drive's Host Protected Area, read-only (``hdparm -N``): sectors an overwrite cannot reach. ("", why)
+    when it could not be read (no hdparm, not an ATA drive, a bridge that does not pass the command)."""
+    if not host.which(hdparm.HDPARM):
+        return None, "hdparm is not installed"
+    result = ctx.run_tool(hdparm.hpa_argv(disk.dev_path), timeout=30.0)
+    hpa = hdparm.parse_hpa(result.stdout + result.stderr)
+    return hpa, "" if hpa else "hdparm -N gave no answer (not an ATA drive, or a bridge that does not pass it)"
+
+
+def certificate_verdict(hpa: hdparm.Hpa | None, why_unread: str) -> tuple[bool, str]:
+    """Whether a verified overwrite may be certified "wiped", and the HPA state to print on the certificate."""
+    if hpa is None:
+        return True, f"not read: {why_unread}"
+    if hpa.enabled and hpa.hidden_sectors:
+        return False, (f"HPA enabled: {hpa.hidden_sectors} sectors hidden ({hpa.visible_sectors} visible of "
+                       f"{hpa.native_sectors}); the overwrite did not reach them")
+    return True, f"HPA disabled ({hpa.native_sectors} sectors, all visible)"
 
 
 # -- the rules for writing: consent naming the device --------------------------------------------
@@ -134,6 +154,7 @@ class Destructive:
                                        wipe=self.settings.wipe == "zero", wipe_verify_plan=plan,
                                        block_bytes=self.settings.write_block_kib * 1024)
             job.disk = disk  # type: ignore[attr-defined]
+            job.hpa = hidden_area_of(ctx, self.host, disk) if self.settings.wipe != "none" else (None, "")  # type: ignore[attr-defined]
             self.jobs.append(job)
             ctx.note(f"{disk.dev_path} (S/N {disk.serial}): destructive write-verify and wipe started, with the "
                      "user's consent", disk=disk.dev_path, serial=disk.serial, size_bytes=disk.size_bytes,
@@ -169,11 +190,20 @@ class Destructive:
                      f"Every byte written to {disk.dev_path} read back as written.", {"bytes": job.size})
         if self.settings.wipe == "none":
             return errors
+        certifiable, hpa_state = certificate_verdict(*getattr(job, "hpa", (None, "not read")))
+        if wipe_done and verified and not certifiable:
+            ctx.warn(component, "wipe-hidden-area",
+                     f"{disk.dev_path} (S/N {disk.serial}) was overwritten, but it is not wiped: {hpa_state}.",
+                     {"hpa": hpa_state, "bytes": job.size})
+            ctx.note("wipe-certificate", serial=disk.serial, device=disk.dev_path, model=disk.model,
+                     method="overwrite with zeros, 1 pass", bytes=job.size, verified=verified, hpa=hpa_state,
+                     result="NOT WIPED: hidden area")
+            return errors
         if wipe_done and verified:
             iso = functools.partial(time.strftime, "%Y-%m-%dT%H:%M:%SZ")
             ctx.note("wipe-certificate", serial=disk.serial, device=disk.dev_path, model=disk.model,
-                     method="overwrite with zeros, 1 pass", bytes=job.size, verified=verified,
-                     started=iso(time.gmtime(wipe_started)), finished=iso(time.gmtime(finished)))
+                     method="overwrite with zeros, 1 pass", bytes=job.size, verified=verified, hpa=hpa_state,
+                     result="wiped", started=iso(time.gmtime(wipe_started)), finished=iso(time.gmtime(finished)))
             ctx.info(component, "disk-wiped",
                      f"{disk.dev_path} (S/N {disk.serial}) was overwritten with zeros and read back as zeros "
                      f"({'every byte' if verified == 'full' else 'sampled'}).",

@@ -226,6 +226,14 @@ def _judge_counters(report: SmartReport, component: str, limits: SmartLimits,
                           "invalid commands.", error_log_entries=nvme.error_log_entries,
                           statuses=[f"0x{e.status:04x}" for e in drive_errors[:5] if e.status is not None]))
 
+    if report.protocol == SCSI:
+        used = report.scsi_endurance_used_pct
+        if used is not None and used >= limits.nvme_used_warn_pct:
+            worn = used >= limits.nvme_used_fail_pct
+            out.append(_f(FAIL if worn else WARN, component, "scsi-worn-out",
+                          f"The drive has used {used}% of its rated write endurance (Percentage used endurance "
+                          "indicator).", percentage_used_endurance_indicator=used,
+                          warn_pct=limits.nvme_used_warn_pct, fail_pct=limits.nvme_used_fail_pct))
     if report.protocol == SCSI and report.scsi is not None:
         scsi = report.scsi
         if scsi.grown_defects:
@@ -234,13 +242,6 @@ def _judge_counters(report: SmartReport, component: str, limits: SmartLimits,
                           f"{_n(scsi.grown_defects, 'defect')} added to the drive's grown defect list"
                           + (f", more than the limit of {limits.grown_defects_fail}." if over else "."),
                           grown_defect_list=scsi.grown_defects, limit=limits.grown_defects_fail))
-        used = report.scsi_endurance_used_pct
-        if used is not None and used >= limits.nvme_used_warn_pct:
-            worn = used >= limits.nvme_used_fail_pct
-            out.append(_f(FAIL if worn else WARN, component, "scsi-worn-out",
-                          f"The drive has used {used}% of its rated write endurance (Percentage used endurance "
-                          "indicator).", percentage_used_endurance_indicator=used,
-                          warn_pct=limits.nvme_used_warn_pct, fail_pct=limits.nvme_used_fail_pct))
         uncorrected = {k: v for k, v in (("read", scsi.uncorrected_read), ("write", scsi.uncorrected_write),
                                          ("verify", scsi.uncorrected_verify)) if v}
         if uncorrected:

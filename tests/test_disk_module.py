@@ -337,3 +337,19 @@ def test_module_on_this_machine_gives_no_false_failure():
     if any(f.code == "smart-unavailable" for f in ctx.findings):  # e.g. a VM's virtio disk: said, not passed
         unavailable = next(f for f in ctx.findings if f.code == "smart-unavailable")
         assert unavailable.severity is Severity.INFO and unavailable.component.startswith("disk:/dev/")
+
+
+def test_a_disk_sold_as_new_fails_on_its_hours_and_on_a_history_reset():
+    # issue 17: `disks.new = true`; the drive's FARM log (synthesized, tests/data/smart/SOURCE.md) says SMART was reset
+    farm = (DATA / "synthesized" / "farm-smart-reset.json").read_text()
+    host = ReplayHost({("smartctl", "--scan-open"): "/dev/sda -d sat # /dev/sda [SAT], ATA device\n",
+                       tuple(json_argv("/dev/sda", "sat")): farm})
+    inventory = replace(collect(LIVE_FOR_INVENTORY), disks=(disk("sda", system=False, size_bytes=16 * 10**12),))
+    claims = parse_claims({"disks": {"count": 1, "new": True}})
+    module = DiskModule(host, {})
+    ctx = RecordingContext("disk", host, inventory=inventory, claims=claims)
+    module.smart.check(ctx, inventory.disks)
+    mismatches = {(f.component, f.evidence.get("claim") or f.evidence.get("expected")) for f in ctx.findings
+                  if f.code == "claim-mismatch"}
+    assert ("disk:/dev/sda S/N REDACTED", "disks.new") in mismatches  # the history
+    assert ("claim:disks.max_power_on_hours", 72) in mismatches  # 13,114 power-on hours is not new

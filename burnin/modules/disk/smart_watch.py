@@ -18,6 +18,8 @@ from burnin.host import Host
 from burnin.inventory.disks import Disk
 from burnin.judge import Reported
 from burnin.module import ModuleContext, Skip
+from burnin.modules.disk.history import FORGED, RESET, Slack, history_signals
+from burnin.modules.disk.quirks import knowledge_of
 from burnin.modules.disk.seen import seen_of
 from burnin.modules.disk.settings import DiskSettings
 from burnin.modules.disk.smart import (
@@ -244,7 +246,9 @@ class SmartWatch:
         claims = ctx.claims
         if claims is None or ctx.inventory is None or not getattr(claims, "disks", ()):
             return
-        if not any(c.max_power_on_hours is not None for c in claims.disks):
+        if any(c.new for c in claims.disks):
+            self._check_new_claim(ctx)
+        if not any(c.max_power_on_hours is not None or c.new for c in claims.disks):
             return
         from burnin.inventory.claims import check_claims
 
@@ -252,6 +256,20 @@ class SmartWatch:
             if check.key.endswith("max_power_on_hours"):
                 f = check.finding()
                 ctx.finding(f.severity, f.component, f.code, f.message, f.evidence)
+
+    def _check_new_claim(self, ctx: ModuleContext) -> None:
+        """Drives sold as new (`disks.new = true`) whose own records say they lived before: FAIL claim-mismatch."""
+        slack = Slack(self.settings.history_slack_h, self.settings.history_slack_pct)
+        for target in self.targets:
+            if target.baseline is None:
+                continue
+            signals = history_signals(target.baseline, knowledge_of(target.baseline).untrusted_log_hours, slack)
+            used = [s for s in signals if s.conclusion in (RESET, FORGED)]
+            if used:
+                ctx.fail(target.component, "claim-mismatch",
+                         f"{target.label} was sold as new, but its history says otherwise: "
+                         + "; ".join(f"{s.name}: {s.says}" for s in used) + ".",
+                         {"claim": "disks.new", "expected": True, "signals": [s.to_record() for s in used]})
 
     # -- run -----------------------------------------------------------------------------------
     def start_self_tests(self, ctx: ModuleContext) -> None:

@@ -149,3 +149,20 @@ def test_hpa_hiding_sectors_gets_no_wiped_certificate():
     assert parse_hpa((SYN / "hdparm-N-bad-sense.txt").read_text()) is None
     ok, state = certificate_verdict(None, "hdparm -N gave no answer")
     assert ok and state.startswith("not read")
+
+
+def test_wipe_certificate_page_prints_each_drive_and_refuses_wiped_for_a_hidden_area(tmp_path):
+    from burnin.report.wipe_certificate import certificate_html, certificates
+
+    records = [{"type": "note", "message": "wipe-certificate",
+                "data": {"serial": "S1<b>", "device": "/dev/sdb", "model": "M", "method": "overwrite with zeros, 1 pass",
+                         "bytes": 10, "verified": "full", "hpa": "HPA disabled (20 sectors, all visible)",
+                         "result": "wiped"}},
+               {"type": "note", "message": "wipe-certificate",
+                "data": {"serial": "S2", "device": "/dev/sdc", "hpa": "HPA enabled: 2113 sectors hidden",
+                         "result": "NOT WIPED: hidden area"}},
+               {"type": "note", "message": "other", "data": {}}]
+    page = certificate_html(certificates(records), host="h1")
+    assert page.count("<section") == 2 and "NOT WIPED: hidden area" in page and "2113 sectors hidden" in page
+    assert "S1&lt;b&gt;" in page and "<b>" not in page.split("<body>")[1].replace("<h", "")
+    assert "<script" not in page

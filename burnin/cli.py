@@ -550,6 +550,9 @@ def smart(reports: tuple[str, ...], as_json: bool, profile_name: str) -> None:
             for f in r.findings:
                 if f.severity.value != "info":
                     click.echo(f"      {f.severity.value.upper()} {field(f.component)}: {message(f.message)}")
+            for f in r.findings:  # what was read, quirks discounted, and the history block (issue 17)
+                if f.severity.value == "info" and f.code in ("smart-seen", "smart-quirk-discounted", "drive-history"):
+                    click.echo(f"      {f.code.split('-', 1)[1]}: {message(f.message)}")
     sys.exit(exit_code_for(worst))
 
 

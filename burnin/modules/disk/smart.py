@@ -313,8 +313,8 @@ def _judge_history(report: SmartReport, component: str, limits: SmartLimits,
             latest = s.evidence.get("latest_log_hours")
             out.append(_f(Severity.WARN, component, "smart-history-reset" if s.conclusion == RESET else
                           "smart-history-forged",
-                          f"{s.name}: {s.says}: the drive's history was "
-                          + ("reset." if s.conclusion == RESET else "rewritten."),
+                          f"{s.name}: {s.says}" + ("" if s.conclusion == FORGED else
+                                                   ": the drive's history may have been reset") + ".",
                           signal=s.name, power_on_hours=report.power_on_hours,
                           **({"latest_log_hours": latest} if latest is not None else {}), evidence=s.evidence))
     return out

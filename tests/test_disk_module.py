@@ -353,3 +353,19 @@ def test_a_disk_sold_as_new_fails_on_its_hours_and_on_a_history_reset():
                   if f.code == "claim-mismatch"}
     assert ("disk:/dev/sda S/N REDACTED", "disks.new") in mismatches  # the history
     assert ("claim:disks.max_power_on_hours", 72) in mismatches  # 13,114 power-on hours is not new
+
+
+def test_a_run_where_no_drive_health_could_be_read_says_so_and_the_verdict_block_names_it():
+    # issue 17: an NVMe drive whose controller answers with an all-zero health log (synthesized from a real capture)
+    blank = (DATA / "synthesized" / "nvme-blank-health-log.json").read_text()
+    host = ReplayHost({("smartctl", "--scan-open"): "/dev/nvme0 -d nvme # /dev/nvme0, NVMe device\n",
+                       tuple(json_argv("/dev/nvme0", "nvme")): blank})
+    module = DiskModule(host, {"self_test": "none"})
+    ctx = RecordingContext("disk", host, inventory=SimpleNamespace(disks=(disk("nvme0n1", transport="NVMe"),)))
+    assert phases(module, ctx, "check") == {"check": "ok"}
+    assert ("warn", "smart-health-unseen", "disk") in of(ctx)
+    assert any(f.code == "smart-not-reported" and f.evidence["blank"] for f in ctx.findings)
+    from burnin.coverage import unseen_areas
+
+    [area] = unseen_areas(ctx.findings)
+    assert (area.module, area.verdict) == ("disk", "not seen") and "health is unknown" in area.reason

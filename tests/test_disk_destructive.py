@@ -199,6 +199,14 @@ def test_consented_device_is_write_verified_and_wiped_and_its_neighbour_untouche
     cert = certificates[0]
     assert (cert["serial"], cert["device"], cert["bytes"], cert["verified"]) == (serial(target), target, SIZE, "full")
     assert cert["method"].startswith("overwrite with zeros") and cert["started"] <= cert["finished"]
+    # issue 17: the read-back's hash (offset, bytes of every chunk read) and the HPA state are on the certificate
+    import hashlib
+    chunk = 1024 * 1024
+    expect = hashlib.sha256()
+    for offset in range(0, SIZE, chunk):
+        expect.update(offset.to_bytes(8, "little") + bytes(min(chunk, SIZE - offset)))
+    assert (cert["sample_sha256"], cert["readback_bytes"]) == (expect.hexdigest(), SIZE)
+    assert cert["result"] == "wiped" and cert["hpa"]  # a loop device: hdparm -N has no answer, said so
 
 
 def test_a_stopped_wipe_ends_within_a_second_and_is_reported_incomplete(tmp_path, loop, loop_serials):

@@ -15,6 +15,7 @@ checks its stop event between chunks, so it stops within one chunk's I/O time of
 from __future__ import annotations
 
 import errno
+import hashlib
 import mmap
 import os
 import random
@@ -86,6 +87,8 @@ class JobState:
     wiped_bytes: int = 0  # zeros written (front to back)
     wipe_done: bool = False
     wipe_verified: str = ""  # "" (not verified) | "full" | "sample"
+    wipe_readback_sha256: str = ""  # SHA-256 over (offset, bytes) of every chunk the wipe's read-back read
+    wipe_readback_bytes: int = 0
     started: float = 0.0  # time.time()
     wipe_started: float = 0.0
     finished: float = 0.0
@@ -186,6 +189,7 @@ class WriteJob(threading.Thread):
                 plan: list[Region]) -> bool:
         self._progress(0)
         done = 0
+        digest = hashlib.sha256() if stage == "wipe" else None
         for offset, length in self._chunks(plan):
             if self._stopped() or self.state.fatal:
                 return False
@@ -196,12 +200,18 @@ class WriteJob(threading.Thread):
                 self._problem("write-error", stage, offset, exc, what="reading back")
                 continue
             expected = content(offset, length)
+            if digest is not None:
+                digest.update(offset.to_bytes(8, "little"))
+                digest.update(buf[:got])
             if got != length or buf[:length] != expected:
                 at = offset + first_difference(expected, bytes(buf[:got]))
                 self._record(WriteProblem("write-verify-mismatch", stage, at, at // self.logical_block,
                                           "the bytes read back differ from those written"))
             done += length
             self._progress(done)
+        if digest is not None:
+            with self.state.lock:
+                self.state.wipe_readback_sha256, self.state.wipe_readback_bytes = digest.hexdigest(), done
         return not self._stopped() and not self._had_problems(stage)
 
     # -- helpers -------------------------------------------------------------------------------

@@ -171,6 +171,7 @@ class Destructive:
             wv_done, wiped, wipe_done, verified = (state.write_verify_done, state.wiped_bytes, state.wipe_done,
                                                    state.wipe_verified)
             started, wipe_started, finished = state.started, state.wipe_started, state.finished or time.time()
+            readback = {"sample_sha256": state.wipe_readback_sha256, "readback_bytes": state.wipe_readback_bytes}
         for p in problems:
             what = "read back wrong" if p.kind == "write-verify-mismatch" else p.message
             ctx.fail(component, p.kind,
@@ -203,7 +204,7 @@ class Destructive:
             iso = functools.partial(time.strftime, "%Y-%m-%dT%H:%M:%SZ")
             ctx.note("wipe-certificate", serial=disk.serial, device=disk.dev_path, model=disk.model,
                      method="overwrite with zeros, 1 pass", bytes=job.size, verified=verified, hpa=hpa_state,
-                     result="wiped", started=iso(time.gmtime(wipe_started)), finished=iso(time.gmtime(finished)))
+                     **readback, result="wiped", started=iso(time.gmtime(wipe_started)), finished=iso(time.gmtime(finished)))
             ctx.info(component, "disk-wiped",
                      f"{disk.dev_path} (S/N {disk.serial}) was overwritten with zeros and read back as zeros "
                      f"({'every byte' if verified == 'full' else 'sampled'}).",

@@ -142,30 +142,29 @@ def _judge_counters(report: SmartReport, component: str, limits: SmartLimits,
             out.append(_f(FAIL, component, "smart-offline-uncorrectable",
                           f"{_n(offline, 'sector')} found unreadable by the drive's own scan (Offline_Uncorrectable).",
                           offline_uncorrectable=offline))
+        def counted(code: str, count: int, limit: int, what: str, under: str, **evidence: Any) -> None:
+            """WARN for any at all, FAIL above the profile's limit."""
+            over = count > limit
+            out.append(_f(FAIL if over else WARN, component, code,
+                          what + (f", more than the limit of {limit}." if over else under),
+                          **evidence, limit=limit))
+
         reallocated = raw(ATTR_REALLOCATED)
         if reallocated and not quirked(ATTR_REALLOCATED):
-            over = reallocated > limits.reallocated_fail
-            out.append(_f(FAIL if over else WARN, component, "smart-reallocated-sectors",
-                          f"{_n(reallocated, 'sector')} reallocated"
-                          + (f", more than the limit of {limits.reallocated_fail}." if over else
-                             ": the surface has worn or damaged spots."),
-                          reallocated_sector_ct=reallocated, limit=limits.reallocated_fail))
+            counted("smart-reallocated-sectors", reallocated, limits.reallocated_fail,
+                    f"{_n(reallocated, 'sector')} reallocated", ": the surface has worn or damaged spots.",
+                    reallocated_sector_ct=reallocated)
         timeouts = command_timeouts(report.attribute(ATTR_COMMAND_TIMEOUT))
         if timeouts and not quirked(ATTR_COMMAND_TIMEOUT):
-            over = timeouts > limits.command_timeout_fail
-            out.append(_f(FAIL if over else WARN, component, "smart-command-timeouts",
-                          f"{_n(timeouts, 'command')} timed out (Command_Timeout, 188)"
-                          + (f", more than the limit of {limits.command_timeout_fail}." if over else
-                             ": one of Backblaze's five failure predictors; check cable and power too."),
-                          command_timeout=timeouts, raw=report.attribute(ATTR_COMMAND_TIMEOUT).raw_text,
-                          limit=limits.command_timeout_fail))
+            counted("smart-command-timeouts", timeouts, limits.command_timeout_fail,
+                    f"{_n(timeouts, 'command')} timed out (Command_Timeout, 188)",
+                    ": one of Backblaze's five failure predictors; check cable and power too.",
+                    command_timeout=timeouts, raw=report.attribute(ATTR_COMMAND_TIMEOUT).raw_text)
         events = raw(ATTR_REALLOCATION_EVENTS)
         if events and not quirked(ATTR_REALLOCATION_EVENTS):
-            over = events > limits.reallocation_events_fail
-            out.append(_f(FAIL if over else WARN, component, "smart-reallocation-events",
-                          f"{_n(events, 'reallocation event')} (Reallocated_Event_Count, 196)"
-                          + (f", more than the limit of {limits.reallocation_events_fail}." if over else "."),
-                          reallocated_event_count=events, limit=limits.reallocation_events_fail))
+            counted("smart-reallocation-events", events, limits.reallocation_events_fail,
+                    f"{_n(events, 'reallocation event')} (Reallocated_Event_Count, 196)", ".",
+                    reallocated_event_count=events)
         reported = raw(ATTR_REPORTED_UNCORRECT)
         if reported and not quirked(ATTR_REPORTED_UNCORRECT):
             out.append(_f(WARN, component, "smart-reported-uncorrect",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 DRIVEDB_PATHS = ("/var/lib/smartmontools/drivedb/drivedb.h", "/usr/share/smartmontools/drivedb.h",
@@ -45,11 +45,34 @@ class DriveDbEntry:
         return next((p for p in self.presets if p.attr_id == attr_id), None)
 
 
-@dataclass
 class DriveDb:
-    path: str
-    entries: list[DriveDbEntry] = field(default_factory=list)
-    version: str = ""
+    """The entries of one drivedb.h, parsed when first needed; a lookup by family parses only that family's
+    entries (smartctl names the family in its report, so `burnin smart FILE` rarely parses the whole table)."""
+
+    def __init__(self, path: str, text: str = "", entries: list[DriveDbEntry] | None = None, version: str = ""):
+        self.path = path
+        self.text = text
+        self._entries = entries
+        self.version = version
+
+    @property
+    def entries(self) -> list[DriveDbEntry]:
+        if self._entries is None:
+            parsed = parse_drivedb(self.text, self.path)
+            self._entries, self.version = parsed.entries, parsed.version
+        return self._entries
+
+    def family_entries(self, family: str) -> list[DriveDbEntry]:
+        if self._entries is not None or not self.text:
+            return [e for e in self.entries if e.family == family]
+        out: list[DriveDbEntry] = []
+        literal = '"' + family.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for match in re.finditer(r"\{\s*" + re.escape(literal), self.text):
+            end = self.text.find("\n  }", match.start())
+            if end > 0:
+                out += parse_drivedb("builtin_knowndrives[] = {" + self.text[match.start():end + 4] + "}",
+                                     self.path).entries
+        return out
 
     def match(self, model: str | None, firmware: str | None = None, family: str | None = None
               ) -> DriveDbEntry | None:
@@ -57,10 +80,7 @@ class DriveDb:
         already named the family, only that family's entries are tried."""
         if not model:
             return None
-        candidates: Iterable[DriveDbEntry] = self.entries
-        if family:
-            same = [e for e in self.entries if e.family == family]
-            candidates = same or self.entries
+        candidates: Iterable[DriveDbEntry] = (self.family_entries(family) if family else []) or self.entries
         for entry in candidates:
             if _full(entry.model_regex, model) and (not entry.firmware_regex
                                                     or _full(entry.firmware_regex, firmware or "")):
@@ -92,7 +112,7 @@ def parse_drivedb(text: str, source: str = "") -> DriveDb:
     """The entries of a drivedb.h text, each preset with the comment on its line."""
     start = text.find("builtin_knowndrives[]")
     body = text[start:] if start >= 0 else text
-    db = DriveDb(source)
+    db = DriveDb(source, entries=[])
     fields: list[list[tuple[str, str]]] | None = None  # per field: (string literal, comment on its line)
     current: list[tuple[str, str]] = []
     for match in _TOKEN.finditer(body):
@@ -133,13 +153,13 @@ def _add_entry(db: DriveDb, fields: list[list[tuple[str, str]]], source: str) ->
         for m in re.finditer(r"-v\s+(\d+),([^,\s]+)(?:,(\S+))?", literal):
             presets.append(Preset(int(m[1]), m[2], m[3] or "", comment))
         fixes += re.findall(r"-F\s+(\S+)", literal)
-    db.entries.append(DriveDbEntry(family, model, firmware, warning, tuple(presets), tuple(fixes), source))
+    db._entries.append(DriveDbEntry(family, model, firmware, warning, tuple(presets), tuple(fixes), source))
 
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> DriveDb:
     with open(path, encoding="utf-8", errors="replace") as f:
-        return parse_drivedb(f.read(), path)
+        return DriveDb(path, f.read())
 
 
 def load_drivedb(paths: Iterable[str] | None = None) -> DriveDb | None:

@@ -68,7 +68,9 @@ def knowledge_of(report: SmartReport, db: DriveDb | None = None, use_installed: 
     from what smartctl printed in the report."""
     if db is None and use_installed and report.protocol == ATA:
         db = load_drivedb()
-    entry = db.match(report.model, report.firmware, report.model_family) if db and report.protocol == ATA else None
+    # smartctl said "Not in smartctl database": no entry to look for
+    known = db is not None and report.protocol == ATA and report.in_database is not False
+    entry = db.match(report.model, report.firmware, report.model_family) if known else None
     quirks: dict[int, Quirk] = {}
     names = {a.id: a.name for a in report.attributes}
     warnings = list(report.drivedb_warnings)

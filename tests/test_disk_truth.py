@@ -166,3 +166,11 @@ def test_wipe_certificate_page_prints_each_drive_and_refuses_wiped_for_a_hidden_
     assert page.count("<section") == 2 and "NOT WIPED: hidden area" in page and "2113 sectors hidden" in page
     assert "S1&lt;b&gt;" in page and "<b>" not in page.split("<body>")[1].replace("<h", "")
     assert "<script" not in page
+
+
+def test_a_real_drivedb_warning_printed_by_smartctl_is_a_warning_quoted_once():
+    result = judged(DATA / "text-issue17" / "seagate_7200.11_drivedb_warning.txt")
+    warnings = [f for f in result.findings if f.code == "smart-drivedb-warning"]
+    assert len(warnings) == 1 and warnings[0].severity is Severity.WARN
+    assert "There are known problems with these drives" in warnings[0].evidence["warning"]
+    assert ("warn", "smart-reallocated-sectors") in codes(result.findings)  # 3 reallocated sectors, real

@@ -79,7 +79,7 @@ def knowledge_of(report: SmartReport, db: DriveDb | None = None, use_installed: 
             if preset.attr_id in names and re.search(r"flip\s+0\s*<>\s*1", preset.comment):
                 quirks[preset.attr_id] = Quirk(preset.attr_id, "flips-0-1", names[preset.attr_id], _entry_source(
                     entry, f"-v {preset.attr_id},{preset.format},{preset.name} // {preset.comment}"))
-        if entry.warning and entry.warning not in warnings:
+        if entry.warning and not warnings:  # what smartctl printed for this drive comes first
             warnings.append(" ".join(entry.warning.split()))
     applied = []
     for warning in warnings:

@@ -58,6 +58,13 @@ or `write-verify-mismatch` (bytes read back differ), naming the byte offset and 
 consented device that may no longer be written (mounted since) or cannot be opened exclusively. NVMe
 format/sanitize and ATA secure erase are not done (a zero overwrite does not reach an SSD's spare area).
 
+What each report let burnin see (`seen`: health, error counters, wear, spare, temperature, logs; blank, absent
+or hidden health is `smart-not-reported`, never a pass), smartmontools' drive-database quirks (`quirks`, through
+`burnin.tools.drivedb`: a documented quirk is noted with the database's words, not failed), and the drive's history
+(`history`: logs read wrap-aware, ATA device statistics, Seagate FARM, SAS pages, writes per hour; one conclusion of
+consistent / reset / forged / unknown, the `drive-history` block). Before a wipe, the Host Protected Area is read
+(`hdparm -N`, read-only): a disk with hidden sectors gets `wipe-hidden-area` and a "NOT WIPED" certificate.
+
 The package, by capability: `smart` (SMART judgement: pure functions, also for `burnin smart FILE`), `smart_watch`
 (SMART over a run: the drives, the baseline, self-tests, the second read), `scan` (the read scan and the
 previous-data check), `destructive` (write-verify and wipe, and the consent rules), `settings`.

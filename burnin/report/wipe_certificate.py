@@ -16,6 +16,7 @@ from burnin.files import write_atomically
 
 FIELDS = (("model", "Model"), ("serial", "Serial number"), ("device", "Device"), ("method", "Method"),
           ("bytes", "Bytes"), ("verified", "Read back"), ("drive_status", "Drive-reported status"),
+          ("drive_erase", "Drive's own erase"), ("capabilities", "Drive's erase capabilities"),
           ("hpa", "Hidden area (HPA)"), ("sample_sha256", "Read-back sample SHA-256"), ("started", "Started (UTC)"),
           ("finished", "Finished (UTC)"))
 

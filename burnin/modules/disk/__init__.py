@@ -48,15 +48,22 @@ a disk the scan could not read for a reason other than a policy (e.g. O_DIRECT r
 Destructive (run(), consented devices only, each checked again at the start: `destructive_refusal` refuses the
 system or live disk, a mounted, swap or dm/md-held one, and a serial that no longer matches): `write_verify`
 writes bytes derived from (seed, offset) over the whole device with O_DIRECT, fsyncs, reads every byte back; then
-`wipe` = "zero" overwrites it with zeros, fsyncs, and reads back every byte (`wipe_verify` "full") or a sample.
+`wipe` = "zero" overwrites it with zeros, fsyncs, and reads back every byte (`wipe_verify` "full") or a sample;
+`wipe` = "device" (the default) prefers the drive's own erase (`erase`: NVMe sanitize block/crypto erase, Format NVM
+with crypto or user-data erase, ATA sanitize, ATA enhanced security erase; chosen from `nvme id-ctrl` / `hdparm -I`,
+declined with the reason when security is frozen, a password is set, the tool is missing, or the erase would take
+other namespaces with it), polls it to its end, then reads back a random `erase_verify_pct` sample into which a
+pattern was written just before: none of it may still hold the pattern (FAIL `wipe-not-erased`), and the
+certificate carries the method, the drive's status (NVMe sanitize log SSTAT/SPROG, the format's result, hdparm's
+sanitize state), the HPA state and the sample's SHA-256. A drive that refuses the command gets the zero overwrite.
 Consented devices are not read-scanned. Writing goes only through `burnin.tools.writeverify.open_for_writing`,
 which asserts the consent and opens O_EXCL (the kernel refuses a device in use); everything else opens devices
 through `burnin.tools.readscan.open_readonly`. FAIL: `write-error` (an I/O error writing, flushing or reading back)
 or `write-verify-mismatch` (bytes read back differ), naming the byte offset and LBA. INFO: `write-verify-passed`;
 `disk-wiped` with a `wipe-certificate` note (serial, device, method, bytes, verified, started, finished). WARN
 `wipe-incomplete`: the run ended first (stops within a chunk's I/O of being asked; says how far it got). ERROR: a
-consented device that may no longer be written (mounted since) or cannot be opened exclusively. NVMe
-format/sanitize and ATA secure erase are not done (a zero overwrite does not reach an SSD's spare area).
+consented device that may no longer be written (mounted since) or cannot be opened exclusively. WARN
+`wipe-device-erase-failed`: the drive accepted its erase but did not report success (a "NOT WIPED" certificate).
 
 What each report let burnin see (`seen`: health, error counters, wear, spare, temperature, logs; blank, absent
 or hidden health is `smart-not-reported`, never a pass), smartmontools' drive-database quirks (`quirks`, through
@@ -67,7 +74,7 @@ consistent / reset / forged / unknown, the `drive-history` block). Before a wipe
 
 The package, by capability: `smart` (SMART judgement: pure functions, also for `burnin smart FILE`), `smart_watch`
 (SMART over a run: the drives, the baseline, self-tests, the second read), `scan` (the read scan and the
-previous-data check), `destructive` (write-verify and wipe, and the consent rules), `settings`.
+previous-data check), `destructive` (write-verify and wipe, and the consent rules), `erase` (the drive's own erase), `settings`.
 
 Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can emit):
 
@@ -131,6 +138,8 @@ Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can e
 | `disk-wiped` | INFO | zeros written and read back, with a `wipe-certificate` note |
 | `wipe-incomplete` | WARN | the run ended before the wipe finished |
 | `wipe-hidden-area` | WARN | overwritten, but a Host Protected Area hides sectors (`hdparm -N`): no "wiped" certificate |
+| `wipe-device-erase-failed` | WARN | the drive's own erase (sanitize, format, security erase) did not report success |
+| `wipe-not-erased` | FAIL | after the drive reported its erase done, data written just before it read back unchanged |
 """
 
 from __future__ import annotations

@@ -48,8 +48,12 @@ class DiskSettings:
     destructive_devices: tuple[str, ...] = setting((), "set by --destructive/--yes-destroy-data only, never a profile")
     write_verify: str = setting("full", "write a seeded pattern over the whole consented device, read it back",
                                 choices=("none", "full"))
-    wipe: str = setting("zero", "overwrite the consented device with zeros afterwards (wipe certificate)",
-                        choices=("none", "zero"))
+    wipe: str = setting("device", "wipe the consented device afterwards (wipe certificate): device = the drive's own "
+                                  "sanitize or secure erase where it has one, else zeros; zero = overwrite with zeros",
+                        choices=("none", "zero", "device"))
     wipe_verify: str = setting("full", "read the wipe back: every byte, or sample_mib over sample_regions",
                                choices=("full", "sample"))
     write_block_kib: int = setting(1024, "size of one O_DIRECT write", unit="KiB")
+    erase_verify_pct: float = setting(1.0, "share of the device read back, in random regions (sample_regions), after "
+                                           "the drive's own erase", unit="%")
+    erase_poll_s: float = setting(5.0, "how often a running sanitize's progress is read", unit="s")

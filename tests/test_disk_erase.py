@@ -228,3 +228,16 @@ def test_a_failed_security_erase_says_how_to_remove_the_temporary_password():
                            False, "")
     outcome = erase.EraseJob(host, plan)(threading.Event())
     assert outcome.started and not outcome.ok and "--security-disable burnin /dev/sdc" in outcome.detail
+
+
+def test_a_scsi_layers_made_up_hpa_answer_is_not_read_as_a_hidden_area():
+    # Real: `hdparm -N` of QEMU's scsi-hd prints an SG_IO error, then "max sectors = 0/1, HPA is enabled". No drive
+    # has 0 visible sectors: that is no answer, not a hidden area (which would refuse a "wiped" certificate).
+    from burnin.modules.disk.destructive import certificate_verdict
+
+    text = read("qemu72-hdparm-I-virtio-scsi.txt")
+    assert "max sectors   = 0/1, HPA is enabled" in text
+    assert hdparm.parse_hpa(text) is None
+    assert certificate_verdict(None, "hdparm -N gave no answer") == (True, "not read: hdparm -N gave no answer")
+    assert certificate_verdict(None, "not applicable: an NVMe drive has no HPA or DCO") == (
+        True, "not applicable: an NVMe drive has no HPA or DCO")

@@ -33,9 +33,10 @@ class Hpa:
 
 
 def parse_hpa(text: str) -> Hpa | None:
-    """The max-sectors line of ``hdparm -N``; None when the drive or bridge did not answer it."""
+    """The max-sectors line of ``hdparm -N``; None when the drive or bridge did not answer it (including the
+    "max sectors = 0/1" a SCSI translation layer makes up after an SG_IO error: no drive has 0 visible sectors)."""
     match = re.search(r"max sectors\s*=\s*(\d+)/(\d+),\s*HPA is (enabled|disabled)", text)
-    if not match:
+    if not match or int(match[1]) == 0:  # "0/1, HPA is enabled": a SCSI layer's garbage answer (QEMU scsi-hd)
         return None
     return Hpa(int(match[1]), int(match[2]), match[3] == "enabled")
 

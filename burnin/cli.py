@@ -161,8 +161,8 @@ def run_options(func):
 @main.command(cls=_RunCommand)
 @run_options
 @click.option("--destructive", "destructive", multiple=True, metavar="DEVICE",
-              help="DESTROYS ALL DATA on DEVICE: write-verify it, then wipe it with zeros (a wipe certificate goes "
-                   "in the journal). Repeatable. Needs --yes-destroy-data with its serial and a profile with "
+              help="DESTROYS ALL DATA on DEVICE: write-verify it, then wipe it: the drive's own sanitize or secure "
+                   "erase where it has one, else zeros (a wipe certificate goes in the journal). Repeatable. Needs --yes-destroy-data with its serial and a profile with "
                    "disk_writes = true; never the system disk or a mounted or used one.")
 @click.option("--yes-destroy-data", "yes_destroy_data", multiple=True, metavar="SERIAL",
               help="The serial number of each --destructive device, as consent to destroy its data.")

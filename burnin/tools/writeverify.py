@@ -196,15 +196,7 @@ class WriteJob(threading.Thread):
     def _verify_erased(self, fd: int, buf: mmap.mmap, plan: list[Region], seed: int) -> bool:
         """Read the sample back: no 4 KiB of it may still hold the pattern written before the erase."""
         digest, done, zeros, step = hashlib.sha256(), 0, 0, max(self.logical_block, 4096)
-        for offset, length in self._chunks(plan):
-            if self._stopped() or self.state.fatal:
-                return False
-            try:
-                with memoryview(buf) as whole, whole[:length] as part:
-                    got = os.preadv(fd, [part], offset)
-            except OSError as exc:
-                self._problem("write-error", "wipe", offset, exc, what="reading back")
-                continue
+        for offset, length, got in self._read_back(fd, buf, plan, "wipe"):
             data = bytes(buf[:got])
             digest.update(offset.to_bytes(8, "little"))
             digest.update(data)
@@ -217,10 +209,26 @@ class WriteJob(threading.Thread):
                                           "the bytes written just before the drive's erase read back unchanged"))
             done += got
             self._progress(done)
+        if self._stopped() or self.state.fatal:
+            return False
         with self.state.lock:
             self.state.wipe_readback_sha256, self.state.wipe_readback_bytes = digest.hexdigest(), done
             self.state.erase_zero_bytes, self.state.erase_regions = zeros, len(plan)
-        return not self._stopped() and not self._had_problems("wipe")
+        return not self._had_problems("wipe")
+
+    def _read_back(self, fd: int, buf: mmap.mmap, plan: list[Region], stage: str):
+        """(offset, length, bytes read into `buf`) for every chunk of `plan`; a read error is recorded and skipped;
+        ends early when stopped or a fatal error happened (the caller checks)."""
+        for offset, length in self._chunks(plan):
+            if self._stopped() or self.state.fatal:
+                return
+            try:
+                with memoryview(buf) as whole, whole[:length] as part:
+                    got = os.preadv(fd, [part], offset)
+            except OSError as exc:
+                self._problem("write-error", stage, offset, exc, what="reading back")
+                continue
+            yield offset, length, got
 
     # -- passes --------------------------------------------------------------------------------
     def _pass(self, fd: int, buf: mmap.mmap, content: Callable[[int, int], bytes], stage: str) -> bool:
@@ -260,15 +268,7 @@ class WriteJob(threading.Thread):
         self._progress(0)
         done = 0
         digest = hashlib.sha256() if stage == "wipe" else None
-        for offset, length in self._chunks(plan):
-            if self._stopped() or self.state.fatal:
-                return False
-            try:
-                with memoryview(buf) as whole, whole[:length] as part:
-                    got = os.preadv(fd, [part], offset)
-            except OSError as exc:
-                self._problem("write-error", stage, offset, exc, what="reading back")
-                continue
+        for offset, length, got in self._read_back(fd, buf, plan, stage):
             expected = content(offset, length)
             if digest is not None:
                 digest.update(offset.to_bytes(8, "little"))
@@ -279,10 +279,12 @@ class WriteJob(threading.Thread):
                                           "the bytes read back differ from those written"))
             done += length
             self._progress(done)
+        if self._stopped() or self.state.fatal:
+            return False
         if digest is not None:
             with self.state.lock:
                 self.state.wipe_readback_sha256, self.state.wipe_readback_bytes = digest.hexdigest(), done
-        return not self._stopped() and not self._had_problems(stage)
+        return not self._had_problems(stage)
 
     # -- helpers -------------------------------------------------------------------------------
     def _chunks(self, plan: list[Region]):

@@ -68,7 +68,9 @@ def test_a_consented_nvme_wipe_uses_format_nvm_and_the_certificate_carries_the_d
                                         "'Success formatting namespace:1'")
         assert cert["hpa"] == "not applicable: an NVMe drive has no HPA or DCO"
         assert "none of it still holds the random pattern" in cert["verified"], cert["verified"]
-        assert len(cert["sample_sha256"]) == 64 and cert["readback_bytes"] >= 2048 * (1 << 20) * 2 // 100
+        assert "all of it reads as zeros" in cert["verified"]  # QEMU's format zeroes the namespace (DLFEAT 1)
+        # 2 % of 2 GiB in 8 regions: 8 x 5 MiB (regions are whole MiB), read back and hashed
+        assert len(cert["sample_sha256"]) == 64 and cert["readback_bytes"] == 8 * 5 * (1 << 20)
         assert any(c["argv"][:2] == ["nvme", "format"] and c["returncode"] == 0 for c in cert["commands"])
         codes = {(f["code"], f["severity"]) for f in findings(records)}
         assert ("disk-wiped", "info") in codes and not {c for c, s in codes if s == "fail"}, codes

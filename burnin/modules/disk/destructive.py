@@ -282,7 +282,7 @@ class Destructive:
             ctx.note("wipe-certificate", **cert, result=f"NOT WIPED: the drive reported {outcome.status}")
             return
         sample = (f"{readback['readback_bytes']} bytes in {readback['regions']} random regions "
-                  f"({self.settings.erase_verify_pct:g} % of the drive)")
+                  f"({100 * readback['readback_bytes'] / max(job.size, 1):.3g} % of the drive)")
         zero_pct = round(100 * readback["zero_bytes"] / readback["readback_bytes"], 2) if readback[
             "readback_bytes"] else 0.0
         cert.update(sample_sha256=readback["sample_sha256"], readback_bytes=readback["readback_bytes"])

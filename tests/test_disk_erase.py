@@ -241,3 +241,18 @@ def test_a_scsi_layers_made_up_hpa_answer_is_not_read_as_a_hidden_area():
     assert certificate_verdict(None, "hdparm -N gave no answer") == (True, "not read: hdparm -N gave no answer")
     assert certificate_verdict(None, "not applicable: an NVMe drive has no HPA or DCO") == (
         True, "not applicable: an NVMe drive has no HPA or DCO")
+
+
+def test_a_device_configuration_overlay_that_hides_sectors_refuses_the_wiped_certificate():
+    from burnin.modules.disk.destructive import certificate_verdict
+
+    real = hdparm.parse_dco_real_max(read("synth-hdparm-dco-identify.txt"))
+    assert real == 5860533168
+    assert hdparm.parse_dco_real_max(read("qemu72-hdparm-I-virtio-scsi.txt")) is None
+    whole = hdparm.Hpa(5860533168, 5860533168, False)
+    assert certificate_verdict(whole, "", real) == (True, "HPA disabled (5860533168 sectors, all visible); DCO: real "
+                                                          "max 5860533168, nothing hidden")
+    shrunk = hdparm.Hpa(5000000000, 5000000000, False)  # a DCO set to 5e9 sectors on that 3 TB drive
+    ok, state = certificate_verdict(shrunk, "", real)
+    assert not ok and "DCO: 860533168 more sectors hidden" in state and "did not reach" in state
+    assert certificate_verdict(whole, "", None)[1].endswith("; DCO not reported")

@@ -41,6 +41,17 @@ def parse_hpa(text: str) -> Hpa | None:
     return Hpa(int(match[1]), int(match[2]), match[3] == "enabled")
 
 
+def dco_argv(device: str) -> list[str]:
+    return [HDPARM, "--dco-identify", device]
+
+
+def parse_dco_real_max(text: str) -> int | None:
+    """``hdparm --dco-identify``: the Device Configuration Overlay's "Real max sectors" (hdparm prints the DCO's
+    maximum LBA + 1), the capacity the drive was built with; None when the drive has no DCO or did not answer."""
+    match = re.search(r"Real max sectors:\s*(\d+)", text)
+    return int(match[1]) if match and int(match[1]) > 0 else None
+
+
 # -- the drive's own erase (hdparm -I, --sanitize-*, --security-*) ---------------------------------------------------
 SECURITY_PASSWORD = "burnin"  # the temporary user password an ATA security erase needs (the erase clears it)
 

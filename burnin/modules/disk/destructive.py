@@ -28,26 +28,37 @@ from burnin.modules.disk.smart import component_of
 from burnin.tools import hdparm, nvme, readscan, writeverify
 
 
-def hidden_area_of(ctx: ModuleContext, host: Host, disk: Disk) -> tuple[hdparm.Hpa | None, str]:
-    """The drive's Host Protected Area, read-only (``hdparm -N``): sectors an overwrite cannot reach. ("", why)
-    when it could not be read (no hdparm, not an ATA drive, a bridge that does not pass the command)."""
+def hidden_area_of(ctx: ModuleContext, host: Host, disk: Disk) -> tuple[hdparm.Hpa | None, str, int | None]:
+    """The drive's Host Protected Area (``hdparm -N``) and its Device Configuration Overlay's real size (``hdparm
+    --dco-identify``), both read-only: sectors an overwrite cannot reach. (None, why, None) when the HPA could not
+    be read (no hdparm, not an ATA drive, a bridge that does not pass the command)."""
     if nvme.controller_of(disk.dev_path):
-        return None, "not applicable: an NVMe drive has no HPA or DCO"
+        return None, "not applicable: an NVMe drive has no HPA or DCO", None
     if not host.which(hdparm.HDPARM):
-        return None, "hdparm is not installed"
+        return None, "hdparm is not installed", None
     result = ctx.run_tool(hdparm.hpa_argv(disk.dev_path), timeout=30.0)
     hpa = hdparm.parse_hpa(result.stdout + result.stderr)
-    return hpa, "" if hpa else "hdparm -N gave no answer (not an ATA drive, or a bridge that does not pass it)"
+    if not hpa:
+        return None, "hdparm -N gave no answer (not an ATA drive, or a bridge that does not pass it)", None
+    dco = ctx.run_tool(hdparm.dco_argv(disk.dev_path), timeout=30.0)
+    return hpa, "", hdparm.parse_dco_real_max(dco.stdout)
 
 
-def certificate_verdict(hpa: hdparm.Hpa | None, why_unread: str) -> tuple[bool, str]:
-    """Whether a verified overwrite may be certified "wiped", and the HPA state to print on the certificate."""
+def certificate_verdict(hpa: hdparm.Hpa | None, why_unread: str, dco_real_max: int | None = None) -> tuple[bool, str]:
+    """Whether a verified wipe may be certified "wiped", and the HPA/DCO state to print on the certificate."""
     if hpa is None:
         return True, why_unread if why_unread.startswith("not applicable") else f"not read: {why_unread}"
+    dco_hidden = max(0, (dco_real_max or 0) - hpa.native_sectors)
+    dco = ("; DCO not reported" if dco_real_max is None else
+           f"; DCO: {dco_hidden} more sectors hidden (real max {dco_real_max})" if dco_hidden else
+           f"; DCO: real max {dco_real_max}, nothing hidden")
     if hpa.enabled and hpa.hidden_sectors:
         return False, (f"HPA enabled: {hpa.hidden_sectors} sectors hidden ({hpa.visible_sectors} visible of "
-                       f"{hpa.native_sectors}); the overwrite did not reach them")
-    return True, f"HPA disabled ({hpa.native_sectors} sectors, all visible)"
+                       f"{hpa.native_sectors}); the wipe did not reach them{dco}")
+    if dco_hidden:
+        return False, (f"HPA disabled ({hpa.native_sectors} sectors){dco}: a Device Configuration Overlay makes the "
+                       "drive smaller than it was built, and the wipe did not reach those sectors")
+    return True, f"HPA disabled ({hpa.native_sectors} sectors, all visible){dco}"
 
 
 # -- the rules for writing: consent naming the device --------------------------------------------
@@ -177,7 +188,7 @@ class Destructive:
                     f"the drive's own erase cannot be used ({declined}): zeros will be written instead"),
                     disk=disk.dev_path, serial=disk.serial, method=erase_plan.method if erase_plan else None,
                     capabilities=erase_plan.capabilities if erase_plan else None, declined=declined or None)
-            job.hpa = hidden_area_of(ctx, self.host, disk) if self.settings.wipe != "none" else (None, "")  # type: ignore[attr-defined]
+            job.hpa = hidden_area_of(ctx, self.host, disk) if self.settings.wipe != "none" else (None, "", None)  # type: ignore[attr-defined]
             self.jobs.append(job)
             ctx.note(f"{disk.dev_path} (S/N {disk.serial}): destructive write-verify and wipe started, with the "
                      "user's consent", disk=disk.dev_path, serial=disk.serial, size_bytes=disk.size_bytes,

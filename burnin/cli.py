@@ -161,8 +161,8 @@ def run_options(func):
 @main.command(cls=_RunCommand)
 @run_options
 @click.option("--destructive", "destructive", multiple=True, metavar="DEVICE",
-              help="DESTROYS ALL DATA on DEVICE: write-verify it, then wipe it with zeros (a wipe certificate goes "
-                   "in the journal). Repeatable. Needs --yes-destroy-data with its serial and a profile with "
+              help="DESTROYS ALL DATA on DEVICE: write-verify it, then wipe it: the drive's own sanitize or secure "
+                   "erase where it has one, else zeros (a wipe certificate goes in the journal). Repeatable. Needs --yes-destroy-data with its serial and a profile with "
                    "disk_writes = true; never the system disk or a mounted or used one.")
 @click.option("--yes-destroy-data", "yes_destroy_data", multiple=True, metavar="SERIAL",
               help="The serial number of each --destructive device, as consent to destroy its data.")
@@ -550,6 +550,9 @@ def smart(reports: tuple[str, ...], as_json: bool, profile_name: str) -> None:
             for f in r.findings:
                 if f.severity.value != "info":
                     click.echo(f"      {f.severity.value.upper()} {field(f.component)}: {message(f.message)}")
+            for f in r.findings:  # what was read, quirks discounted, and the history block (issue 17)
+                if f.severity.value == "info" and f.code in ("smart-seen", "smart-quirk-discounted", "drive-history"):
+                    click.echo(f"      {f.code.split('-', 1)[1]}: {message(f.message)}")
     sys.exit(exit_code_for(worst))
 
 

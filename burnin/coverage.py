@@ -83,6 +83,24 @@ def most_important_first(items: Iterable[Untested]) -> list[Untested]:
     return sorted(items, key=lambda item: rank.get(item.module, len(rank)))
 
 
+# Findings that say a module ran but could not see its area (e.g. every drive's health hidden behind a RAID
+# controller or an all-zero NVMe log): the area is untested although the module did not SKIP.
+UNSEEN_CODES = {"smart-health-unseen": "disk"}
+
+
+def unseen_areas(findings: Iterable[Any], summaries: Mapping[str, str] | None = None) -> list[Untested]:
+    """The areas a module ran on but could not see (`UNSEEN_CODES`), from the run's findings."""
+    out = []
+    for f in findings:
+        code = getattr(f, "code", None) if not isinstance(f, Mapping) else f.get("code")
+        module = UNSEEN_CODES.get(str(code))
+        if module and not any(u.module == module for u in out):
+            message = getattr(f, "message", None) if not isinstance(f, Mapping) else f.get("message")
+            out.append(Untested(module, area_of(module, (summaries or {}).get(module, "")), "not seen",
+                                _short_reason(str(message or ""))))
+    return out
+
+
 def _short_reason(reason: str) -> str:
     reason = " ".join(str(reason).split())
     return reason if len(reason) <= 160 else reason[:157] + "..."

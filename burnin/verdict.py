@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from burnin.coverage import Untested, untested
+from burnin.coverage import UNTESTED_VERDICTS, Untested, unseen_areas, untested
 from burnin.journal import JournalContents
 from burnin.model import Finding, Severity, Verdict
 
@@ -169,5 +169,6 @@ def summarize(contents: JournalContents, journal: str = "") -> RunSummary:
         torn_tail=contents.torn_tail,
         journal=journal,
         counts=count_findings(findings),
-        untested=untested(modules, reasons, run_start.get("not_selected") or (), not_applicable=not_applicable),
+        untested=untested(modules, reasons, run_start.get("not_selected") or (), not_applicable=not_applicable)
+        + [u for u in unseen_areas(findings) if modules.get(u.module) not in UNTESTED_VERDICTS],
     )

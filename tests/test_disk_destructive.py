@@ -199,6 +199,14 @@ def test_consented_device_is_write_verified_and_wiped_and_its_neighbour_untouche
     cert = certificates[0]
     assert (cert["serial"], cert["device"], cert["bytes"], cert["verified"]) == (serial(target), target, SIZE, "full")
     assert cert["method"].startswith("overwrite with zeros") and cert["started"] <= cert["finished"]
+    # issue 17: the read-back's hash (offset, bytes of every chunk read) and the HPA state are on the certificate
+    import hashlib
+    chunk = 1024 * 1024
+    expect = hashlib.sha256()
+    for offset in range(0, SIZE, chunk):
+        expect.update(offset.to_bytes(8, "little") + bytes(min(chunk, SIZE - offset)))
+    assert (cert["sample_sha256"], cert["readback_bytes"]) == (expect.hexdigest(), SIZE)
+    assert cert["result"] == "wiped" and cert["hpa"]  # a loop device: hdparm -N has no answer, said so
 
 
 def test_a_stopped_wipe_ends_within_a_second_and_is_reported_incomplete(tmp_path, loop, loop_serials):
@@ -277,3 +285,90 @@ def test_a_byte_that_reads_back_wrong_fails_naming_its_offset_and_lba(tmp_path, 
     assert failed[0].evidence["offset_bytes"] == offset and failed[0].evidence["lba"] == offset // 512
     assert f"byte {offset} (LBA {offset // 512}" in failed[0].message
     assert "write-verify-passed" not in ctx.codes() and "disk-wiped" in ctx.codes()  # the wipe itself went fine
+
+
+# -- the drive's own erase (issue 17, item 4): the drive is played by the test, the rest is real ------------------
+def _drive_erase_run(monkeypatch, device, backing, erase_effect, crypto=False, hpa=None):
+    """Run the disk module on a consented loop device whose 'drive' answers the erase with `erase_effect(backing)`
+    and reports success; the pattern, read-back, hash and certificate are the real ones."""
+    from types import SimpleNamespace
+
+    from burnin.host import Host
+    from burnin.modules.disk import erase
+    from burnin.testing import RecordingContext
+
+    plan = erase.ErasePlan("nvme-format", "crypto" if crypto else "user-data", "NVMe Format NVM (test drive)",
+                           device, device, crypto, "Format NVM")
+
+    class TestDrive:
+        def __init__(self, host, chosen, poll_s):
+            assert chosen is plan
+
+        def __call__(self, stop):
+            erase_effect(backing)
+            return erase.EraseOutcome(True, True, "Format NVM (SES 1) completed without error",
+                                      commands=[{"argv": ["nvme", "format", device]}])
+
+    monkeypatch.setattr(erase, "choose", lambda ctx, host, disk: (plan, ""))
+    monkeypatch.setattr(erase, "EraseJob", TestDrive)
+    if hpa is not None:
+        monkeypatch.setattr(destructive_module, "hidden_area_of", lambda ctx, host, disk: (hpa, ""))
+    settings = {"destructive_devices": [f"{device}={serial(device)}"], "scan": "none", "self_test": "none",
+                "sample_interval_s": 0.1, "write_verify": "none", "erase_verify_pct": 50.0, "sample_regions": 4}
+    module = disk_module.DiskModule(Host("/"), settings)
+    ctx = RecordingContext("disk", module.host, phase="run", seconds=60, inventory=SimpleNamespace(disks=[]))
+    module.run(ctx)
+    certs = [n for n in ctx.notes if n["message"] == "wipe-certificate"]
+    assert len(certs) == 1
+    return ctx, certs[0]["data"] if "data" in certs[0] else certs[0]
+
+
+def test_a_drive_erase_that_zeroes_is_certified_with_the_drives_status_and_the_sample_hash(tmp_path, loop,
+                                                                                          loop_serials, monkeypatch):
+    device, backing = loop("zeroing-drive")
+    ctx, cert = _drive_erase_run(monkeypatch, device, backing, lambda f: f.write_bytes(bytes(SIZE)))
+    assert cert["result"] == "wiped" and cert["method"] == "NVMe Format NVM (test drive)"
+    assert cert["drive_status"] == "Format NVM (SES 1) completed without error"
+    assert cert["readback_bytes"] == SIZE // 2 and len(cert["sample_sha256"]) == 64  # 50 % in 4 random regions
+    assert "none of it still holds the random pattern" in cert["verified"] and "all of it reads as zeros" in cert[
+        "verified"]
+    assert "disk-wiped" in ctx.codes() and "wipe-not-erased" not in ctx.codes()
+    assert cert["commands"] == [{"argv": ["nvme", "format", device]}]
+    from burnin.report.wipe_certificate import certificate_html
+    page = certificate_html([cert], "host")
+    assert "<h2>Wiped</h2>" in page and "<th>Drive-reported status</th><td>Format NVM (SES 1) completed" in page
+    assert cert["sample_sha256"] in page and "not applicable" not in page  # a loop device: hdparm -N not answered
+
+
+def test_a_drive_that_reports_success_but_kept_the_data_gets_a_fail_and_no_wiped_certificate(tmp_path, loop,
+                                                                                            loop_serials,
+                                                                                            monkeypatch):
+    device, backing = loop("lying-drive")
+    ctx, cert = _drive_erase_run(monkeypatch, device, backing, lambda f: None)
+    assert cert["result"] == "NOT WIPED: data survived the drive's erase"
+    failed = [f for f in ctx.findings if f.code == "wipe-not-erased"]
+    assert failed and failed[0].severity.value == "fail" and "disk-wiped" not in ctx.codes()
+    assert failed[0].evidence["offset_bytes"] % (1024 * 1024) == 0  # the first byte of a sampled region
+
+
+def test_a_crypto_erase_reads_back_as_noise_and_the_certificate_says_so(tmp_path, loop, loop_serials, monkeypatch):
+    device, backing = loop("crypto-drive")
+    ctx, cert = _drive_erase_run(monkeypatch, device, backing,
+                                 lambda f: f.write_bytes(hashlib.shake_256(b"new key").digest(SIZE)), crypto=True)
+    assert cert["result"] == "wiped" and "reads back as noise, not zeros" in cert["verified"]
+    import re
+    zeros = re.search(r"; ([\d.]+) % of it reads as zeros", cert["verified"])
+    assert zeros and float(zeros[1]) < 1.0  # random bytes: about 1 in 256 is zero
+
+
+def test_a_drive_erase_with_a_hidden_area_gets_no_wiped_certificate(tmp_path, loop, loop_serials, monkeypatch):
+    from pathlib import Path
+
+    from burnin.tools.hdparm import parse_hpa
+
+    hpa = parse_hpa((Path(__file__).parent / "data" / "smart" / "synthesized" / "hdparm-N-hpa-enabled.txt")
+                    .read_text())
+    device, backing = loop("hpa-drive")
+    ctx, cert = _drive_erase_run(monkeypatch, device, backing, lambda f: f.write_bytes(bytes(SIZE)), hpa=hpa)
+    assert cert["result"] == "NOT WIPED: hidden area" and "2113 sectors hidden" in cert["hpa"]
+    assert "wipe-hidden-area" in ctx.codes() and "disk-wiped" not in ctx.codes()

@@ -80,9 +80,12 @@ def phases(module, ctx, *names, seconds=10.0) -> dict[str, str]:
     return outcome
 
 
+NOTES = {"smart-seen", "drive-history", "smart-drivedb-warning"}  # per-drive notes (what was read, the history block): tested in test_disk_history
+
+
 def of(ctx, severity=None) -> set[tuple[str, str, str]]:
     return {(f.severity.value, f.code, f.component) for f in ctx.findings
-            if severity is None or f.severity.value == severity}
+            if (severity is None or f.severity.value == severity) and f.code not in NOTES}
 
 
 # -- discovery -------------------------------------------------------------------------------------
@@ -140,7 +143,8 @@ def test_pysmart_gap_is_filled_from_json_and_a_counter_that_grew_fails():
                            inventory=SimpleNamespace(disks=(disk("sda", serial="5VM1"),)))
     assert phases(module, ctx, "check") == {"check": "ok"}
     component = "disk:/dev/sda S/N 5VM1"
-    assert of(ctx) == {("info", "smart-parser-gap", component), ("warn", "smart-reallocated-sectors", component)}
+    assert of(ctx) == {("info", "smart-parser-gap", component), ("warn", "smart-reallocated-sectors", component),
+                       ("warn", "smart-command-timeouts", component)}
     gap = next(f for f in ctx.findings if f.code == "smart-parser-gap")
     assert gap.evidence["gaps"] == ["everything (pySMART read no SMART data)"]
     # the end of the run: a later real reading with 304 reallocated sectors stands in for the same drive
@@ -333,3 +337,35 @@ def test_module_on_this_machine_gives_no_false_failure():
     if any(f.code == "smart-unavailable" for f in ctx.findings):  # e.g. a VM's virtio disk: said, not passed
         unavailable = next(f for f in ctx.findings if f.code == "smart-unavailable")
         assert unavailable.severity is Severity.INFO and unavailable.component.startswith("disk:/dev/")
+
+
+def test_a_disk_sold_as_new_fails_on_its_hours_and_on_a_history_reset():
+    # issue 17: `disks.new = true`; the drive's FARM log (synthesized, tests/data/smart/SOURCE.md) says SMART was reset
+    farm = (DATA / "synthesized" / "farm-smart-reset.json").read_text()
+    host = ReplayHost({("smartctl", "--scan-open"): "/dev/sda -d sat # /dev/sda [SAT], ATA device\n",
+                       tuple(json_argv("/dev/sda", "sat")): farm})
+    inventory = replace(collect(LIVE_FOR_INVENTORY), disks=(disk("sda", system=False, size_bytes=16 * 10**12),))
+    claims = parse_claims({"disks": {"count": 1, "new": True}})
+    module = DiskModule(host, {})
+    ctx = RecordingContext("disk", host, inventory=inventory, claims=claims)
+    module.smart.check(ctx, inventory.disks)
+    mismatches = {(f.component, f.evidence.get("claim") or f.evidence.get("expected")) for f in ctx.findings
+                  if f.code == "claim-mismatch"}
+    assert ("disk:/dev/sda S/N REDACTED", "disks.new") in mismatches  # the history
+    assert ("claim:disks.max_power_on_hours", 72) in mismatches  # 13,114 power-on hours is not new
+
+
+def test_a_run_where_no_drive_health_could_be_read_says_so_and_the_verdict_block_names_it():
+    # issue 17: an NVMe drive whose controller answers with an all-zero health log (synthesized from a real capture)
+    blank = (DATA / "synthesized" / "nvme-blank-health-log.json").read_text()
+    host = ReplayHost({("smartctl", "--scan-open"): "/dev/nvme0 -d nvme # /dev/nvme0, NVMe device\n",
+                       tuple(json_argv("/dev/nvme0", "nvme")): blank})
+    module = DiskModule(host, {"self_test": "none"})
+    ctx = RecordingContext("disk", host, inventory=SimpleNamespace(disks=(disk("nvme0n1", transport="NVMe"),)))
+    assert phases(module, ctx, "check") == {"check": "ok"}
+    assert ("warn", "smart-health-unseen", "disk") in of(ctx)
+    assert any(f.code == "smart-not-reported" and f.evidence["blank"] for f in ctx.findings)
+    from burnin.coverage import unseen_areas
+
+    [area] = unseen_areas(ctx.findings)
+    assert (area.module, area.verdict) == ("disk", "not seen") and "health is unknown" in area.reason

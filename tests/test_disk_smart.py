@@ -29,12 +29,13 @@ FAILING = {
     "nvme-null-SAMSUNG_MZWLL3T2HAJQ-00005-nvme0.json": (Verdict.FAIL, {("fail", "smart-health-failed"),
                                                                        ("fail", "nvme-critical-warning")}),
     "ST3500418AS_12.json": (Verdict.FAIL, {("fail", "smart-reallocated-sectors")}),
-    "ST3500418AS_11.json": (Verdict.WARN, {("warn", "smart-reallocated-sectors")}),
+    "ST3500418AS_11.json": (Verdict.WARN, {("warn", "smart-reallocated-sectors"), ("warn", "smart-command-timeouts")}),
     "sat-Western_Digital_RE4-WDC_WD2003FYYS-02W0B1-sdi.json": (Verdict.WARN, {("warn", "smart-crc-errors")}),
     "HGST_HUS724020ALE640_28.json": (Verdict.WARN, {("warn", "smart-crc-errors"), ("warn", "smart-error-log")}),
     "MB0500EBNCR_13.json": (Verdict.WARN, {("warn", "smart-reported-uncorrect")}),
     "ST3200820AS_16.json": (Verdict.WARN, {("warn", "smart-error-log")}),
-    "sat-Phison_Driven_SSDs-KINGSTON_SKC400S371T-sda.json": (Verdict.WARN, {("warn", "smart-reallocated-sectors")}),
+    "sat-Phison_Driven_SSDs-KINGSTON_SKC400S371T-sda.json": (Verdict.WARN, {("warn", "smart-reallocated-sectors"),
+                                                                            ("warn", "smart-reallocation-events")}),
 }
 # Every other capture whose flattened summary shows a non-zero error counter (they must not PASS either)
 FLAGGED_BY_SUMMARY = {
@@ -49,8 +50,18 @@ FLAGGED_BY_SUMMARY = {
     "sat-Western_Digital_RE4-WDC_WD1003FBYX-01Y7B0-sda.json",
     "sat-Western_Digital_Ultrastar_DC_HC550-WDC__WUH721816ALE6L4-sdx.json",
 }
+# Real command timeouts (ATA 188, one of Backblaze's five failure predictors): WARN since issue 17
+COMMAND_TIMEOUTS = {
+    "sat-Micron_5100_Pro___52x0___5300_SSDs-Micron_5300_MTFDDAK240TDS-sda.json": 10,
+    "sat-Micron_5100_Pro___52x0___5300_SSDs-Micron_5300_MTFDDAK3T8TDS-sdc.json": 11,
+    "sat-Micron_5100_Pro___52x0___5300_SSDs-Micron_5300_MTFDDAK960TDS-sdi.json": 8,
+    "sat-Micron_5100_Pro___52x0___5300_SSDs-Micron_5300_MTFDDAV240TDS-sda.json": 33,
+    "sat-Micron_5100_Pro___52x0___5300_SSDs-Micron_5300_MTFDDAV480TDS-sda.json": 12,
+    "sat-Seagate_Enterprise_Capacity_3.5_HDD-ST2000NM0008-2F3100-sdl.json": 2,
+    "sat-Seagate_Exos_X16-ST16000NM001G-2KK103-sda.json": 12,
+}
 ALL_JSON = sorted(p.name for p in JSON.glob("*.json"))
-HEALTHY_JSON = [n for n in ALL_JSON if n not in FAILING and n not in FLAGGED_BY_SUMMARY]
+HEALTHY_JSON = [n for n in ALL_JSON if n not in FAILING and n not in FLAGGED_BY_SUMMARY and n not in COMMAND_TIMEOUTS]
 NO_SMART_TEXT = {"megaraid_vd_0.txt", "unsupported_0.txt"}  # RAID volumes: the controller hides the drives
 ALL_TEXT = sorted(p.name for p in TEXT.glob("*.txt"))
 
@@ -81,6 +92,24 @@ def test_healthy_json_captures_pass():
     assert not_passing == {}
 
 
+def test_command_timeouts_warn_with_the_count():
+    results = judge_reports([str(JSON / n) for n in COMMAND_TIMEOUTS])
+    for result in results:
+        name = result.path.rsplit("/", 1)[1]
+        assert result.verdict is Verdict.WARN, result.reason
+        [finding] = [f for f in result.findings if f.code == "smart-command-timeouts"]
+        assert finding.evidence["command_timeout"] == COMMAND_TIMEOUTS[name]
+
+
+def test_seagate_packed_command_timeout_raw_counts_only_the_total_word():
+    from burnin.modules.disk.smart import command_timeouts
+    # rkarlsba/ymse smartctl-ting/attr-list-example.md: a Seagate's 188 raw 4295032853 = 0x0001_0001_0015
+    attr = smart.AtaAttribute(188, "Command_Timeout", 100, 97, 0, 4295032853, "4295032853", False, "")
+    assert command_timeouts(attr) == 21
+    assert command_timeouts(replace(attr, raw=0, raw_text="0 0 0")) is None or command_timeouts(
+        replace(attr, raw=0, raw_text="0 0 0")) == 0
+
+
 def test_failing_sas_drive_evidence_has_the_raw_counts():
     [result] = judge_reports([str(JSON / "SEAGATE_ST373453LC_26.json")])
     by_code = {f.code: f for f in result.findings}
@@ -107,7 +136,10 @@ def test_reallocated_limit_comes_from_the_settings():
 @pytest.mark.parametrize("name", [n for n in ALL_TEXT if n not in NO_SMART_TEXT])
 def test_healthy_text_reports_parsed_by_pysmart_pass(name):
     [(path, verdict, findings, reason)] = judge_reports([str(TEXT / name)])
-    assert verdict is Verdict.PASS, (reason, findings)
+    if name == "usb_ssd_0_issue_50.txt":  # 1 command timeout (188): WARN since issue 17
+        assert verdict is Verdict.WARN and codes(findings) == {("warn", "smart-command-timeouts")}
+    else:
+        assert verdict is Verdict.PASS, (reason, findings)
     report, gaps = read_saved_report(str(TEXT / name))
     assert report.protocol in ("ATA", "NVMe", "SCSI") and report.health_passed is True
     assert gaps == []
@@ -125,7 +157,7 @@ def test_nvme_error_log_of_the_hosts_own_invalid_commands_is_not_a_warning():
     report, _ = read_saved_report(str(TEXT / "nvme_11_issue_75.txt"))
     assert report.nvme.error_log_entries == 2888
     assert [(e.status_code_type, e.status_code) for e in report.nvme.errors] == [(0, 0x02)]  # Invalid Field
-    assert judge_smart(report, "disk:x") == []
+    assert codes(judge_smart(report, "disk:x")) == set()
     drive_fault = replace(report, nvme=replace(report.nvme, errors=(smart.NvmeErrorEntry(2889, 0x0281 << 1),)))
     assert codes(judge_smart(drive_fault, "disk:x")) == {("warn", "smart-error-log")}
 

@@ -28,7 +28,8 @@ def ocp_format():
 
 def test_the_builtin_formats_are_registered_with_their_options():
     assert {o.name: o.option for o in outputs.registered()} == {"junit": "--junit", "html": "--html",
-                                                               "prometheus": "--prom", "ocp": "--ocp"}
+                                                               "prometheus": "--prom", "ocp": "--ocp",
+                                                               "wipe-certificate": "--wipe-certificate"}
 
 
 def test_a_registered_format_is_an_option_of_run_check_and_report(ocp_format):

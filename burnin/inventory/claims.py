@@ -3,7 +3,8 @@
     [system]      vendor, product                     (strings: case-insensitive substring, or /regex/)
     [cpu]         model (string), sockets, cores (physical, all sockets), threads (logical CPUs)
     [memory]      total_gib, dimm_count, dimm_size_gib, speed_mts (rated, at least), ecc (bool)
-    [[disks]]     count, min_size_gb (decimal GB, as drives are sold), transport, max_power_on_hours
+    [[disks]]     count, min_size_gb (decimal GB, as drives are sold), transport, max_power_on_hours,
+                  new (bool: at most NEW_DISK_MAX_HOURS power-on hours, and a history that adds up)
                   (or one [disks] table; each [[disks]] table is one kind of disk; without count, every disk
                   of that transport must meet it)
     [nics]        count, speed_mbps (that many ports, each able to run at least this fast), links_up
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -43,7 +44,7 @@ SCHEMA: dict[str, dict[str, str]] = {
     "cpu": {"model": _TEXT, "sockets": _INT, "cores": _INT, "threads": _INT},
     "memory": {"total_gib": _NUMBER, "dimm_count": _INT, "dimm_size_gib": _NUMBER, "speed_mts": _INT,
                "ecc": _BOOL},
-    "disks": {"count": _INT, "min_size_gb": _NUMBER, "transport": _STR, "max_power_on_hours": _INT},
+    "disks": {"count": _INT, "min_size_gb": _NUMBER, "transport": _STR, "max_power_on_hours": _INT, "new": _BOOL},
     "nics": {"count": _INT, "speed_mbps": _INT, "links_up": _INT},
     "gpus": {"count": _INT, "model": _TEXT, "memory_gib": _NUMBER},  # model, memory_gib: the gpu module checks
     "controllers": {"model": _TEXT},
@@ -82,6 +83,10 @@ class DiskClaim(Record):
     min_size_gb: float | None = None
     transport: str | None = None
     max_power_on_hours: int | None = None
+    new: bool | None = None  # sold as new: burnin.modules.disk checks the drive's history too
+
+
+NEW_DISK_MAX_HOURS = 72  # a new drive may have run a factory test and a first power-up, not more
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,7 @@ def parse_claims(data: Mapping[str, Any], text: str = "", file: str | None = Non
                     min_size_gb=table.get("min_size_gb"),
                     transport=_transport(table["transport"]) if "transport" in table else None,
                     max_power_on_hours=table.get("max_power_on_hours"),
+                    new=table.get("new"),
                 ))
             else:
                 for key, value in table.items():
@@ -407,6 +413,8 @@ def _disk_checks(claims: Claims, inv: Inventory, hours: Mapping[str, int] | None
                 checks.append(_check(f"{prefix}.transport", claim.transport, len(kind), bool(kind),
                                      f"Found {len(kind)} {claim.transport} disks."))
         free = [d for d in free if d not in members]
+        if claim.new and claim.max_power_on_hours is None:
+            claim = replace(claim, max_power_on_hours=NEW_DISK_MAX_HOURS)  # "new" as hours; history: the disk module
         if claim.max_power_on_hours is not None:
             key = f"{prefix}.max_power_on_hours"
             known = {d.dev_path: _hours_of(d, hours or {}) for d in members}

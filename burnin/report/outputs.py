@@ -109,8 +109,16 @@ def prometheus_live(path: str):
     return PromFileWriter(path)
 
 
+def write_wipe_certificate(summary, contents, path: str | Path) -> None:
+    from burnin.report.wipe_certificate import write_wipe_certificate as write
+
+    write(summary, contents, path)
+
+
 register(OutputFormat("junit", "--junit", "JUnit XML", write_junit))
 register(OutputFormat("html", "--html", "a self-contained HTML report", write_html))
 register(OutputFormat("prometheus", "--prom", "Prometheus text metrics", write_prometheus, live=prometheus_live,
                       live_help="rewritten atomically during the run (name it *.prom)"))
 register(OutputFormat("ocp", "--ocp", "OCP Test & Validation output (LDJSON)", write_ocp))
+register(OutputFormat("wipe-certificate", "--wipe-certificate", "the wipe certificates as a printable HTML page",
+                      write_wipe_certificate))

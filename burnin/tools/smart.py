@@ -147,6 +147,21 @@ class SmartReport:
     messages: tuple[str, ...] = ()  # what smartctl said went wrong
     exit_status: int | None = None  # smartctl's exit-status bits (JSON only)
     source: str = ""  # "pysmart", "smartctl-json", "pysmart+json"
+    # What smartmontools' drive database knows of this model/firmware, as smartctl printed it
+    model_family: str | None = None
+    in_database: bool | None = None
+    drivedb_warnings: tuple[str, ...] = ()  # "==> WARNING: ..." for a known model/firmware
+    # History and wear beyond the health log
+    scsi_endurance_used_pct: int | None = None  # SCSI "Percentage used endurance indicator"
+    manufactured: str | None = None  # SAS: "2021-W32" (log page 0x0E)
+    start_stop_cycles: int | None = None  # SAS: accumulated start-stop cycles
+    background_scan_power_on_minutes: int | None = None  # SAS: background scan page 0x15
+    devstat_power_on_hours: int | None = None  # ATA device statistics (GP log 0x04): 32-bit power-on hours
+    devstat_power_on_resets: int | None = None
+    power_cycles: int | None = None
+    bytes_written: int | None = None  # NVMe data units written x 512,000
+    scsi_vendor: str | None = None  # "NVMe" when an NVMe drive is seen through SCSI translation
+    farm: Any = None  # the `seagate_farm_log` object of `smartctl -l farm -j` (burnin.tools.farm reads it)
 
     def attribute(self, attr_id: int) -> AtaAttribute | None:
         for attr in self.attributes:
@@ -163,6 +178,11 @@ class SmartReport:
         if self.dev_type and any(k in self.dev_type for k in ("megaraid", "cciss", "areca", "3ware")):
             return f"{self.device} -d {self.dev_type}"
         return self.device
+
+
+EXTRA_FIELDS = ("model_family", "in_database", "drivedb_warnings", "scsi_endurance_used_pct", "manufactured",
+                "start_stop_cycles", "background_scan_power_on_minutes", "devstat_power_on_hours",
+                "devstat_power_on_resets", "power_cycles", "bytes_written", "scsi_vendor", "farm")
 
 
 # -- argv: the one place a smartctl command line is built ------------------------------------------------
@@ -319,6 +339,14 @@ SMART_JSON_SHAPE: dict[str, Any] = {
     **{f"scsi_self_test_{i}": _SCSI_TEST for i in range(20)},
     "model_name": _STR, "scsi_model_name": _STR, "serial_number": _STR, "firmware_version": _STR,
     "scsi_revision": _STR, "power_on_time": {"hours": _NUM}, "temperature": {"current": _NUM},
+    # drive database, history and wear (burnin.modules.disk.quirks, .history)
+    "model_family": _STR, "in_smartctl_database": _BOOL, "scsi_vendor": _STR,
+    "scsi_percentage_used_endurance_indicator": _NUM, "power_cycle_count": _NUM,
+    "scsi_start_stop_cycle_counter": {"year_of_manufacture": _STR, "week_of_manufacture": _STR,
+                                      "accumulated_start_stop_cycles": _NUM},
+    "ata_device_statistics": {"pages": [{"table": [{"name": _STR, "value": _NUM}]}]},
+    "seagate_farm_log": {"page_1_drive_information": {
+        key: _NUM for key in ("poh", "spoh", "head_flight_hours", "power_cycle_count", "number_of_heads")}},
 }
 
 
@@ -488,6 +516,7 @@ def report_from_json(doc: Mapping[str, Any]) -> SmartReport:
                                         _int(e.get("lba_first_failure"))))
 
     health = status.get("passed")
+    extras = _json_extras(doc)
     return SmartReport(
         device=str(device.get("name") or device.get("info_name") or "?"),
         dev_type=device.get("type"),
@@ -511,7 +540,96 @@ def report_from_json(doc: Mapping[str, Any]) -> SmartReport:
         messages=messages,
         exit_status=_int(smartctl.get("exit_status")),
         source="smartctl-json",
+        **extras,
     )
+
+
+def _json_extras(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Drive-database identity, wear and history fields of a smartctl JSON document (None where absent)."""
+    out: dict[str, Any] = {
+        "model_family": doc.get("model_family") if isinstance(doc.get("model_family"), str) else None,
+        "in_database": doc.get("in_smartctl_database") if isinstance(doc.get("in_smartctl_database"), bool)
+        else None,
+        "scsi_endurance_used_pct": _int(doc.get("scsi_percentage_used_endurance_indicator")),
+        "power_cycles": _int(doc.get("power_cycle_count")),
+        "scsi_vendor": doc.get("scsi_vendor") if isinstance(doc.get("scsi_vendor"), str) else None,
+    }
+    ssc = doc.get("scsi_start_stop_cycle_counter") or {}
+    year, week = _int(ssc.get("year_of_manufacture")), _int(ssc.get("week_of_manufacture"))
+    if year:
+        out["manufactured"] = f"{year}-W{week:02d}" if week else str(year)
+    out["start_stop_cycles"] = _int(ssc.get("accumulated_start_stop_cycles"))
+    for page in (doc.get("ata_device_statistics") or {}).get("pages") or []:
+        for row in page.get("table") or [] if isinstance(page, dict) else []:
+            name = str(row.get("name", "")).lower()
+            if name == "power-on hours":
+                out["devstat_power_on_hours"] = _int(row.get("value"))
+            elif name == "lifetime power-on resets":
+                out["devstat_power_on_resets"] = _int(row.get("value"))
+    log = doc.get("nvme_smart_health_information_log") or {}
+    units = _int(log.get("data_units_written"))
+    if units is not None:
+        out["bytes_written"] = units * 512_000
+    if out["power_cycles"] is None:
+        out["power_cycles"] = _int(log.get("power_cycles"))
+    farm = doc.get("seagate_farm_log")
+    if isinstance(farm, dict) and farm.get("supported", True) is not False and farm.get("page_1_drive_information"):
+        out["farm"] = farm
+    return out
+
+
+def parse_extras_text(lines: Sequence[str]) -> dict[str, Any]:
+    """What `_json_extras` reads, from smartctl's text (-a / -x): the drive database lines and warnings, SCSI wear,
+    manufacture date, start-stop cycles, background-scan power-on time, ATA device statistics."""
+    out: dict[str, Any] = {}
+    warnings_: list[str] = []
+    block: list[str] | None = None
+    devstat = False
+    for line in lines:
+        if block is not None:
+            if line.strip():
+                block.append(line.strip())
+                continue
+            warnings_.append(" ".join(block))
+            block = None
+        if line.startswith("==> WARNING:"):
+            block = [line[len("==> WARNING:"):].strip()]
+            continue
+        key, _, value = line.partition(":")
+        value = value.strip()
+        if key == "Model Family" and value:
+            out["model_family"] = value
+        elif key == "Device is" and value:
+            out["in_database"] = value.startswith("In smartctl database")
+        elif key == "Vendor" and value:
+            out["scsi_vendor"] = value
+        elif key == "Percentage used endurance indicator":
+            out["scsi_endurance_used_pct"] = _int(value)
+        elif key == "Accumulated start-stop cycles":
+            out["start_stop_cycles"] = _int(value)
+        elif key == "Power Cycles" or key == "Power_Cycle_Count":
+            out["power_cycles"] = _int(value)
+        elif key == "Data Units Written" and _int(value) is not None:
+            out["bytes_written"] = _int(value) * 512_000
+        match = re.match(r"^Manufactured in week (\d+) of year (\d+)", line)
+        if match:
+            out["manufactured"] = f"{int(match[2])}-W{int(match[1]):02d}"
+        match = re.search(r"Accumulated power on time, hours:minutes (\d+):(\d+)", line)
+        if match:
+            out["background_scan_power_on_minutes"] = int(match[1]) * 60 + int(match[2])
+        if line.startswith("Device Statistics ("):
+            devstat = True
+        elif devstat:
+            match = re.match(r"^0x01\s+0x0(10|08)\s+\d\s+(\d+)\s+\S+\s+(.*)$", line)
+            if match and match[3].strip().lower() == "power-on hours":
+                out["devstat_power_on_hours"] = int(match[2])
+            elif match and match[3].strip().lower() == "lifetime power-on resets":
+                out["devstat_power_on_resets"] = int(match[2])
+    if block:
+        warnings_.append(" ".join(block))
+    if warnings_:
+        out["drivedb_warnings"] = tuple(warnings_)
+    return out
 
 
 # -- smartctl text (what pySMART lacks) ------------------------------------------------------------
@@ -772,7 +890,7 @@ def report_from_pysmart(device: Any, lines: Sequence[str] = (), dev_type: str | 
     if health is None and device.assessment in ("PASS", "FAIL"):
         health = device.assessment == "PASS"
     capable = bool(device.smart_capable) or protocol == NVME
-    return SmartReport(
+    report = SmartReport(
         device=device.dev_reference,
         dev_type=dev_type or device.smartctl_interface,
         protocol=protocol,
@@ -794,6 +912,8 @@ def report_from_pysmart(device: Any, lines: Sequence[str] = (), dev_type: str | 
         self_test_remaining_pct=(100 - int(progress)) if running and isinstance(progress, (int, float)) else None,
         source="pysmart",
     )
+    extras = parse_extras_text(lines) if lines else {}
+    return replace(report, **extras) if extras else report
 
 
 def open_pysmart_device(name: str, dev_type: str | None, smartctl: Any) -> tuple[Any, list[str]]:
@@ -837,7 +957,8 @@ def report_from_text(text: str, name: str = "/dev/saved") -> tuple[SmartReport, 
         if report.error_count is None:
             count, entries = parse_ata_error_log_text(lines)
             report = replace(report, error_count=count, error_log=tuple(entries))
-    return replace(report, device=name), gaps
+    extras = {k: v for k, v in parse_extras_text(lines).items() if getattr(report, k) in (None, ())}
+    return replace(report, device=name, **extras), gaps
 
 
 def read_saved_report(path: str) -> tuple[SmartReport, list[str]]:
@@ -952,6 +1073,9 @@ def merge_reports(primary: SmartReport | None, witness: SmartReport | None) -> t
     if primary.self_test_running is None:
         values["self_test_running"] = witness.self_test_running
         values["self_test_remaining_pct"] = witness.self_test_remaining_pct
+    for name in EXTRA_FIELDS:
+        if getattr(primary, name) in (None, ()) and getattr(witness, name) not in (None, ()):
+            values[name] = getattr(witness, name)
     values["messages"] = witness.messages
     values["exit_status"] = witness.exit_status
     values["source"] = "pysmart+json"

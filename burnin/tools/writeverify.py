@@ -7,7 +7,10 @@ that is mounted or held by device-mapper/md.
 
 A `WriteJob` is one thread: (1) write-verify: every chunk gets bytes derived from (seed, byte offset), written with
 O_DIRECT, fsynced, then read back and compared, so a mismatch names its exact byte offset and LBA; (2) wipe: zeros
-written over the whole device, fsynced, then read back (every byte, or a sample) and checked to be zero. The thread
+written over the whole device, fsynced, then read back (every byte, or a sample) and checked to be zero; or, when the
+module hands it a `device_erase` (the drive's own sanitize or secure erase, `burnin.modules.disk.erase`): a seeded
+pattern written into a random sample of regions, the drive's erase run and polled to its end, then the sample read
+back and every 4 KiB of it checked to no longer hold the pattern (zeros counted, hashed). The thread
 checks its stop event between chunks, so it stops within one chunk's I/O time of being asked. Adapters never judge:
 `burnin.modules.disk` decides what an error or an incomplete wipe means.
 """
@@ -15,13 +18,14 @@ checks its stop event between chunks, so it stops within one chunk's I/O time of
 from __future__ import annotations
 
 import errno
+import hashlib
 import mmap
 import os
 import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from burnin.tools.readscan import MIB, Region, aligned_buffer, plan_full
 
@@ -86,6 +90,11 @@ class JobState:
     wiped_bytes: int = 0  # zeros written (front to back)
     wipe_done: bool = False
     wipe_verified: str = ""  # "" (not verified) | "full" | "sample"
+    wipe_readback_sha256: str = ""  # SHA-256 over (offset, bytes) of every chunk the wipe's read-back read
+    wipe_readback_bytes: int = 0
+    erase: Any = None  # what `device_erase` returned (has .started and .ok); None when no device erase ran
+    erase_zero_bytes: int = 0  # bytes of the device erase's read-back sample that read as zero
+    erase_regions: int = 0
     started: float = 0.0  # time.time()
     wipe_started: float = 0.0
     finished: float = 0.0
@@ -97,7 +106,9 @@ class WriteJob(threading.Thread):
 
     def __init__(self, path: str, size: int, logical_block: int, stop: threading.Event, seed: int,
                  write_verify: bool = True, wipe: bool = True, wipe_verify_plan: Callable[[], list[Region]] | None
-                 = None, block_bytes: int = MIB, max_problems: int = 16, label: str = ""):
+                 = None, block_bytes: int = MIB, max_problems: int = 16, label: str = "",
+                 device_erase: Callable[[threading.Event], Any] | None = None,
+                 erase_verify_plan: Callable[[], list[Region]] | None = None):
         super().__init__(name=f"writeverify:{path}", daemon=True)
         self.path, self.size, self.stop_event, self.seed = path, size, stop, seed
         self.logical_block = max(512, logical_block)
@@ -108,6 +119,8 @@ class WriteJob(threading.Thread):
         self.max_problems = max_problems
         self.state = JobState()
         self.label = label or os.path.basename(path)
+        self.device_erase = device_erase  # the drive's own erase: returns an outcome with .started and .ok
+        self.erase_verify_plan = erase_verify_plan
 
     def metrics(self) -> dict[str, float]:
         """Progress of the current stage (`destructive_pct:LABEL`)."""
@@ -129,6 +142,9 @@ class WriteJob(threading.Thread):
                 if self._pass(fd, buf, lambda off, n: pattern(self.seed, off, n), "write-verify"):
                     with self.state.lock:
                         self.state.write_verify_done = True
+            if self.wipe and self.device_erase is not None and not self._stopped():
+                if self._device_erase(fd, buf):
+                    return
             if self.wipe and not self._stopped():
                 self._stage("wipe")
                 with self.state.lock:
@@ -150,6 +166,70 @@ class WriteJob(threading.Thread):
                 if self.state.stage != "pending":
                     self.state.stage = "done" if not self._stopped() else self.state.stage
 
+    # -- the drive's own erase -------------------------------------------------------------------
+    def _device_erase(self, fd: int, buf: mmap.mmap) -> bool:
+        """Pattern into a random sample, the drive's erase, the sample read back. False when the erase never
+        started (the drive refused the command: the zero overwrite follows instead); True otherwise."""
+        plan = self.erase_verify_plan() if self.erase_verify_plan else plan_full(self.size, 64 * MIB)
+        seed = self.seed ^ 0xE7A5E
+        self._stage("erase-pattern")
+        if not self._write(fd, buf, lambda off, n: pattern(seed, off, n), "erase-pattern", plan=plan):
+            return self._stopped() or bool(self.state.fatal)
+        self._stage("device-erase")
+        with self.state.lock:
+            self.state.wipe_started = time.time()
+        outcome = self.device_erase(self.stop_event)  # type: ignore[misc]
+        with self.state.lock:
+            self.state.erase = outcome
+        if not getattr(outcome, "started", False):
+            return False
+        if not getattr(outcome, "ok", False) or self._stopped():
+            return True
+        with self.state.lock:
+            self.state.wipe_done = True
+        self._stage("wipe-verify")
+        if self._verify_erased(fd, buf, plan, seed):
+            with self.state.lock:
+                self.state.wipe_verified = "sample"
+        return True
+
+    def _verify_erased(self, fd: int, buf: mmap.mmap, plan: list[Region], seed: int) -> bool:
+        """Read the sample back: no 4 KiB of it may still hold the pattern written before the erase."""
+        digest, done, zeros, step = hashlib.sha256(), 0, 0, max(self.logical_block, 4096)
+        for offset, length, got in self._read_back(fd, buf, plan, "wipe"):
+            data = bytes(buf[:got])
+            digest.update(offset.to_bytes(8, "little"))
+            digest.update(data)
+            zeros += got - len(data.replace(b"\0", b""))
+            before = pattern(seed, offset, length)
+            survived = next((i for i in range(0, got, step) if data[i:i + step] == before[i:i + step]), None)
+            if survived is not None:
+                at = offset + survived
+                self._record(WriteProblem("wipe-not-erased", "wipe", at, at // self.logical_block,
+                                          "the bytes written just before the drive's erase read back unchanged"))
+            done += got
+            self._progress(done)
+        if self._stopped() or self.state.fatal:
+            return False
+        with self.state.lock:
+            self.state.wipe_readback_sha256, self.state.wipe_readback_bytes = digest.hexdigest(), done
+            self.state.erase_zero_bytes, self.state.erase_regions = zeros, len(plan)
+        return not self._had_problems("wipe")
+
+    def _read_back(self, fd: int, buf: mmap.mmap, plan: list[Region], stage: str):
+        """(offset, length, bytes read into `buf`) for every chunk of `plan`; a read error is recorded and skipped;
+        ends early when stopped or a fatal error happened (the caller checks)."""
+        for offset, length in self._chunks(plan):
+            if self._stopped() or self.state.fatal:
+                return
+            try:
+                with memoryview(buf) as whole, whole[:length] as part:
+                    got = os.preadv(fd, [part], offset)
+            except OSError as exc:
+                self._problem("write-error", stage, offset, exc, what="reading back")
+                continue
+            yield offset, length, got
+
     # -- passes --------------------------------------------------------------------------------
     def _pass(self, fd: int, buf: mmap.mmap, content: Callable[[int, int], bytes], stage: str) -> bool:
         if not self._write(fd, buf, content, stage):
@@ -157,10 +237,11 @@ class WriteJob(threading.Thread):
         return self._verify(fd, buf, content, stage, plan_full(self.size, 64 * MIB))
 
     def _write(self, fd: int, buf: mmap.mmap, content: Callable[[int, int], bytes], stage: str,
-               count_wiped: bool = False) -> bool:
-        """Write `content` over the whole device front to back, then fsync. False when stopped or it failed."""
+               count_wiped: bool = False, plan: list[Region] | None = None) -> bool:
+        """Write `content` over the whole device front to back (or over `plan`), then fsync. False when stopped or
+        it failed."""
         self._progress(0)
-        for offset, length in self._chunks([Region(0, self.size)]):
+        for offset, length in self._chunks(plan or [Region(0, self.size)]):
             if self._stopped() or self.state.fatal:
                 return False
             buf[:length] = content(offset, length)
@@ -186,23 +267,24 @@ class WriteJob(threading.Thread):
                 plan: list[Region]) -> bool:
         self._progress(0)
         done = 0
-        for offset, length in self._chunks(plan):
-            if self._stopped() or self.state.fatal:
-                return False
-            try:
-                with memoryview(buf) as whole, whole[:length] as part:
-                    got = os.preadv(fd, [part], offset)
-            except OSError as exc:
-                self._problem("write-error", stage, offset, exc, what="reading back")
-                continue
+        digest = hashlib.sha256() if stage == "wipe" else None
+        for offset, length, got in self._read_back(fd, buf, plan, stage):
             expected = content(offset, length)
+            if digest is not None:
+                digest.update(offset.to_bytes(8, "little"))
+                digest.update(buf[:got])
             if got != length or buf[:length] != expected:
                 at = offset + first_difference(expected, bytes(buf[:got]))
                 self._record(WriteProblem("write-verify-mismatch", stage, at, at // self.logical_block,
                                           "the bytes read back differ from those written"))
             done += length
             self._progress(done)
-        return not self._stopped() and not self._had_problems(stage)
+        if self._stopped() or self.state.fatal:
+            return False
+        if digest is not None:
+            with self.state.lock:
+                self.state.wipe_readback_sha256, self.state.wipe_readback_bytes = digest.hexdigest(), done
+        return not self._had_problems(stage)
 
     # -- helpers -------------------------------------------------------------------------------
     def _chunks(self, plan: list[Region]):
@@ -253,3 +335,14 @@ class WriteJob(threading.Thread):
     def _fatal(self, why: str) -> None:
         with self.state.lock:
             self.state.fatal = why
+
+
+def plan_random(size: int, share_pct: float, count: int, align: int, rng: random.Random) -> list[Region]:
+    """`share_pct` of the device in `count` equal regions at random places (aligned, not overlapping, in order): the
+    read-back sample after a drive's own erase. A device smaller than the sample is taken whole."""
+    total = max(align, int(size * share_pct / 100))
+    length = max(align, (total // max(1, count)) // align * align)
+    slots = size // length
+    if slots <= count:
+        return plan_full(size, length)
+    return [Region(i * length, length) for i in sorted(rng.sample(range(slots), count))]

@@ -48,19 +48,33 @@ a disk the scan could not read for a reason other than a policy (e.g. O_DIRECT r
 Destructive (run(), consented devices only, each checked again at the start: `destructive_refusal` refuses the
 system or live disk, a mounted, swap or dm/md-held one, and a serial that no longer matches): `write_verify`
 writes bytes derived from (seed, offset) over the whole device with O_DIRECT, fsyncs, reads every byte back; then
-`wipe` = "zero" overwrites it with zeros, fsyncs, and reads back every byte (`wipe_verify` "full") or a sample.
+`wipe` = "zero" overwrites it with zeros, fsyncs, and reads back every byte (`wipe_verify` "full") or a sample;
+`wipe` = "device" (the default) prefers the drive's own erase (`erase`: NVMe sanitize block/crypto erase, Format NVM
+with crypto or user-data erase, ATA sanitize, ATA enhanced security erase; chosen from `nvme id-ctrl` / `hdparm -I`,
+declined with the reason when security is frozen, a password is set, the tool is missing, or the erase would take
+other namespaces with it), polls it to its end, then reads back a random `erase_verify_pct` sample into which a
+pattern was written just before: none of it may still hold the pattern (FAIL `wipe-not-erased`), and the
+certificate carries the method, the drive's status (NVMe sanitize log SSTAT/SPROG, the format's result, hdparm's
+sanitize state), the HPA state and the sample's SHA-256. A drive that refuses the command gets the zero overwrite.
 Consented devices are not read-scanned. Writing goes only through `burnin.tools.writeverify.open_for_writing`,
 which asserts the consent and opens O_EXCL (the kernel refuses a device in use); everything else opens devices
 through `burnin.tools.readscan.open_readonly`. FAIL: `write-error` (an I/O error writing, flushing or reading back)
 or `write-verify-mismatch` (bytes read back differ), naming the byte offset and LBA. INFO: `write-verify-passed`;
 `disk-wiped` with a `wipe-certificate` note (serial, device, method, bytes, verified, started, finished). WARN
 `wipe-incomplete`: the run ended first (stops within a chunk's I/O of being asked; says how far it got). ERROR: a
-consented device that may no longer be written (mounted since) or cannot be opened exclusively. NVMe
-format/sanitize and ATA secure erase are not done (a zero overwrite does not reach an SSD's spare area).
+consented device that may no longer be written (mounted since) or cannot be opened exclusively. WARN
+`wipe-device-erase-failed`: the drive accepted its erase but did not report success (a "NOT WIPED" certificate).
+
+What each report let burnin see (`seen`: health, error counters, wear, spare, temperature, logs; blank, absent
+or hidden health is `smart-not-reported`, never a pass), smartmontools' drive-database quirks (`quirks`, through
+`burnin.tools.drivedb`: a documented quirk is noted with the database's words, not failed), and the drive's history
+(`history`: logs read wrap-aware, ATA device statistics, Seagate FARM, SAS pages, writes per hour; one conclusion of
+consistent / reset / forged / unknown, the `drive-history` block). Before a wipe, the Host Protected Area is read
+(`hdparm -N`, read-only): a disk with hidden sectors gets `wipe-hidden-area` and a "NOT WIPED" certificate.
 
 The package, by capability: `smart` (SMART judgement: pure functions, also for `burnin smart FILE`), `smart_watch`
 (SMART over a run: the drives, the baseline, self-tests, the second read), `scan` (the read scan and the
-previous-data check), `destructive` (write-verify and wipe, and the consent rules), `settings`.
+previous-data check), `destructive` (write-verify and wipe, and the consent rules), `erase` (the drive's own erase), `settings`.
 
 Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can emit):
 
@@ -75,7 +89,19 @@ Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can e
 | `smart-reported-uncorrect` | WARN | Reported_Uncorrect (187) non-zero |
 | `smart-crc-errors` | WARN | UDMA_CRC_Error_Count (199): cable or backplane |
 | `smart-error-log` | WARN | entries in the error log (NVMe: not the host's own) |
-| `smart-history-reset` | WARN | log entries stamped after the drive's power-on hours |
+| `smart-history-reset` | WARN | a history signal says reset: logs stamped after the power-on hours, FARM or device |
+|  |  | statistics far ahead of SMART's hours, more writes than the hours allow (`history`) |
+| `smart-history-forged` | WARN | FARM agrees with SMART but the heads flew far longer, or more hours than weeks since |
+|  |  | assembly/manufacture |
+| `drive-history` | INFO | the history block: every signal with its evidence and conclusion |
+| `smart-seen` | INFO | what the report let burnin read (health, error counters, wear, spare, temperature, logs) |
+| `smart-not-reported` | WARN | health or error counters blank, absent, or hidden behind a translation layer or RAID |
+| `smart-health-unseen` | WARN | no drive's health could be read in this run (named in the verdict block) |
+| `smart-quirk-discounted` | INFO | a value the drive database explains (MX500 197 flipping 0/1, bogus raw values) |
+| `smart-drivedb-warning` | WARN (INFO) | smartctl's drive database warns about the model/firmware (INFO: an update may exist) |
+| `smart-command-timeouts` | WARN / FAIL | Command_Timeout (188); FAIL above `command_timeout_fail` |
+| `smart-reallocation-events` | WARN / FAIL | Reallocated_Event_Count (196); FAIL above `reallocation_events_fail` |
+| `scsi-worn-out` | WARN / FAIL | SCSI percentage used endurance indicator at `nvme_used_warn_pct` / `nvme_used_fail_pct` |
 | `nvme-critical-warning` | FAIL | NVMe critical warning bits (decoded) |
 | `nvme-media-errors` | FAIL | NVMe media and data integrity errors |
 | `nvme-worn-out` | WARN / FAIL | Percentage Used at `nvme_used_warn_pct` / `nvme_used_fail_pct` |
@@ -111,6 +137,9 @@ Findings (component `disk:/dev/X S/N SERIAL`; one row per code this module can e
 | `write-verify-passed` | INFO | every byte written read back as written (destructive) |
 | `disk-wiped` | INFO | zeros written and read back, with a `wipe-certificate` note |
 | `wipe-incomplete` | WARN | the run ended before the wipe finished |
+| `wipe-hidden-area` | WARN | overwritten, but a Host Protected Area hides sectors (`hdparm -N`): no "wiped" certificate |
+| `wipe-device-erase-failed` | WARN | the drive's own erase (sanitize, format, security erase) did not report success |
+| `wipe-not-erased` | FAIL | after the drive reported its erase done, data written just before it read back unchanged |
 """
 
 from __future__ import annotations

@@ -16,6 +16,13 @@ class DiskSettings:
                                       unit="defects")
     nvme_used_warn_pct: int = setting(90, "NVMe Percentage Used at or above this WARNs", unit="%")
     nvme_used_fail_pct: int = setting(100, "NVMe Percentage Used at or above this FAILs", unit="%")
+    command_timeout_fail: int = setting(100, "command timeouts (ATA 188) above this FAIL; any at all WARN",
+                                        unit="commands")
+    reallocation_events_fail: int = setting(50, "reallocation events (ATA 196) above this FAIL; any at all WARN",
+                                            unit="events")
+    history_slack_h: int = setting(48, "two records of a drive's hours may differ this much before its history "
+                                       "is called reset (or history_slack_pct, the larger)", unit="h")
+    history_slack_pct: float = setting(2.0, "...or this share of the larger figure", unit="%")
     # self-tests (run phase)
     self_test: str = setting("short", "SMART self-test started on every drive in the run phase",
                              choices=("none", "short", "long"))
@@ -41,8 +48,12 @@ class DiskSettings:
     destructive_devices: tuple[str, ...] = setting((), "set by --destructive/--yes-destroy-data only, never a profile")
     write_verify: str = setting("full", "write a seeded pattern over the whole consented device, read it back",
                                 choices=("none", "full"))
-    wipe: str = setting("zero", "overwrite the consented device with zeros afterwards (wipe certificate)",
-                        choices=("none", "zero"))
+    wipe: str = setting("device", "wipe the consented device afterwards (wipe certificate): device = the drive's own "
+                                  "sanitize or secure erase where it has one, else zeros; zero = overwrite with zeros",
+                        choices=("none", "zero", "device"))
     wipe_verify: str = setting("full", "read the wipe back: every byte, or sample_mib over sample_regions",
                                choices=("full", "sample"))
     write_block_kib: int = setting(1024, "size of one O_DIRECT write", unit="KiB")
+    erase_verify_pct: float = setting(1.0, "share of the device read back, in random regions (sample_regions), after "
+                                           "the drive's own erase", unit="%")
+    erase_poll_s: float = setting(5.0, "how often a running sanitize's progress is read", unit="s")

@@ -12,6 +12,9 @@ from typing import Any, Iterable, Mapping, NamedTuple
 
 from burnin import judge
 from burnin.model import Finding, Judgement, Severity, Verdict
+from burnin.modules.disk.history import FORGED, RESET, Slack, conclusion_of, history_signals
+from burnin.modules.disk.quirks import DriveKnowledge, knowledge_of
+from burnin.modules.disk.seen import seen_of
 from burnin.modules.disk.settings import DiskSettings
 from burnin.settings import build
 from burnin.tools import smart as smart_tool
@@ -20,7 +23,7 @@ from burnin.tools.smart import ATA, NVME, SCSI, SmartReport
 MODULE = "disk"
 ATTR_REALLOCATED, ATTR_POWER_ON, ATTR_REPORTED_UNCORRECT = 5, 9, 187
 ATTR_PENDING, ATTR_OFFLINE_UNCORRECTABLE, ATTR_CRC = 197, 198, 199
-LOG_HOURS_WRAP = 65536  # ATA and SCSI logs stamp entries with 16-bit power-on hours
+ATTR_COMMAND_TIMEOUT, ATTR_REALLOCATION_EVENTS = 188, 196
 
 CRITICAL_WARNING_BITS = {
     0x01: "available spare below its threshold",
@@ -43,11 +46,16 @@ class SmartLimits:
     grown_defects_fail: int = DiskSettings.grown_defects_fail
     nvme_used_warn_pct: int = DiskSettings.nvme_used_warn_pct
     nvme_used_fail_pct: int = DiskSettings.nvme_used_fail_pct
+    command_timeout_fail: int = DiskSettings.command_timeout_fail
+    reallocation_events_fail: int = DiskSettings.reallocation_events_fail
+    history_slack_h: int = DiskSettings.history_slack_h
+    history_slack_pct: float = DiskSettings.history_slack_pct
 
     @classmethod
     def of(cls, settings: DiskSettings) -> "SmartLimits":
         return cls(settings.reallocated_fail, settings.grown_defects_fail, settings.nvme_used_warn_pct,
-                   settings.nvme_used_fail_pct)
+                   settings.nvme_used_fail_pct, settings.command_timeout_fail, settings.reallocation_events_fail,
+                   settings.history_slack_h, settings.history_slack_pct)
 
 
 def component_of(label: str, serial: str | None) -> str:
@@ -74,8 +82,27 @@ def _f(severity: Severity, component: str, code: str, message: str, **evidence: 
     return Judgement(severity, component, code, message, evidence)
 
 
-def judge_smart(report: SmartReport, component: str, limits: SmartLimits = SmartLimits()) -> list[Judgement]:
-    """Everything one SMART report says about the drive's health, as findings (none: healthy)."""
+def judge_smart(report: SmartReport, component: str, limits: SmartLimits = SmartLimits(),
+                knowledge: DriveKnowledge | None = None) -> list[Judgement]:
+    """Everything one SMART report says about the drive's health, as findings (none: healthy). `knowledge` is what
+    smartmontools' drive database says of the model (`quirks.knowledge_of`; looked up here when not given)."""
+    knowledge = knowledge if knowledge is not None else knowledge_of(report)
+    out = _judge_counters(report, component, limits, knowledge)
+    out += judge_seen(report, component)
+    out += _judge_drivedb(report, component, knowledge)
+    out += _judge_history(report, component, limits, knowledge)
+    return out
+
+
+def _quirk_note(component: str, attr: Any, quirk: Any) -> Judgement:
+    return _f(Severity.INFO, component, "smart-quirk-discounted",
+              f"SMART attribute {attr.id} {attr.name} reads {attr.raw_text}, not judged: it {quirk.describe()} "
+              f"({quirk.source}).", attribute=attr.id, name=attr.name, raw=attr.raw_text, quirk=quirk.kind,
+              source=quirk.source)
+
+
+def _judge_counters(report: SmartReport, component: str, limits: SmartLimits,
+                    knowledge: DriveKnowledge) -> list[Judgement]:
     out: list[Judgement] = []
     FAIL, WARN = Severity.FAIL, Severity.WARN
     if report.health_passed is False:
@@ -88,27 +115,58 @@ def judge_smart(report: SmartReport, component: str, limits: SmartLimits = Smart
             attr = report.attribute(attr_id)
             return attr.raw if attr else None
 
+        def quirked(attr_id: int) -> bool:
+            """The drive database explains this value: noted, not judged."""
+            attr, quirk = report.attribute(attr_id), knowledge.quirks.get(attr_id)
+            if attr is None or quirk is None or not attr.raw:
+                return False
+            if quirk.discounts(attr.raw):
+                out.append(_quirk_note(component, attr, quirk))
+                return True
+            return False
+
         pending = raw(ATTR_PENDING)
-        if pending:
+        renamed = knowledge.quirks.get(ATTR_PENDING)
+        if pending and not quirked(ATTR_PENDING) and renamed is not None:
+            out.append(_f(WARN, component, "smart-pending-sectors",
+                          f"Attribute 197 ({renamed.name}) reads {pending}; the drive database says it "
+                          f"{renamed.describe()} ({renamed.source}), so it is a warning, not a failure.",
+                          current_pending=pending, name=renamed.name, quirk=renamed.kind, source=renamed.source))
+        elif pending and renamed is None:
             out.append(_f(FAIL, component, "smart-pending-sectors",
                           f"{_n(pending, 'sector')} could not be read and wait to be reallocated "
                           "(Current_Pending_Sector).",
                           current_pending_sector=pending))
         offline = raw(ATTR_OFFLINE_UNCORRECTABLE)
-        if offline:
+        if offline and not quirked(ATTR_OFFLINE_UNCORRECTABLE):
             out.append(_f(FAIL, component, "smart-offline-uncorrectable",
                           f"{_n(offline, 'sector')} found unreadable by the drive's own scan (Offline_Uncorrectable).",
                           offline_uncorrectable=offline))
+        def counted(code: str, count: int, limit: int, what: str, under: str, **evidence: Any) -> None:
+            """WARN for any at all, FAIL above the profile's limit."""
+            over = count > limit
+            out.append(_f(FAIL if over else WARN, component, code,
+                          what + (f", more than the limit of {limit}." if over else under),
+                          **evidence, limit=limit))
+
         reallocated = raw(ATTR_REALLOCATED)
-        if reallocated:
-            over = reallocated > limits.reallocated_fail
-            out.append(_f(FAIL if over else WARN, component, "smart-reallocated-sectors",
-                          f"{_n(reallocated, 'sector')} reallocated"
-                          + (f", more than the limit of {limits.reallocated_fail}." if over else
-                             ": the surface has worn or damaged spots."),
-                          reallocated_sector_ct=reallocated, limit=limits.reallocated_fail))
+        if reallocated and not quirked(ATTR_REALLOCATED):
+            counted("smart-reallocated-sectors", reallocated, limits.reallocated_fail,
+                    f"{_n(reallocated, 'sector')} reallocated", ": the surface has worn or damaged spots.",
+                    reallocated_sector_ct=reallocated)
+        timeouts = command_timeouts(report.attribute(ATTR_COMMAND_TIMEOUT))
+        if timeouts and not quirked(ATTR_COMMAND_TIMEOUT):
+            counted("smart-command-timeouts", timeouts, limits.command_timeout_fail,
+                    f"{_n(timeouts, 'command')} timed out (Command_Timeout, 188)",
+                    ": one of Backblaze's five failure predictors; check cable and power too.",
+                    command_timeout=timeouts, raw=report.attribute(ATTR_COMMAND_TIMEOUT).raw_text)
+        events = raw(ATTR_REALLOCATION_EVENTS)
+        if events and not quirked(ATTR_REALLOCATION_EVENTS):
+            counted("smart-reallocation-events", events, limits.reallocation_events_fail,
+                    f"{_n(events, 'reallocation event')} (Reallocated_Event_Count, 196)", ".",
+                    reallocated_event_count=events)
         reported = raw(ATTR_REPORTED_UNCORRECT)
-        if reported:
+        if reported and not quirked(ATTR_REPORTED_UNCORRECT):
             out.append(_f(WARN, component, "smart-reported-uncorrect",
                           f"The drive has reported {_n(reported, 'error')} it could not correct (Reported_Uncorrect).",
                           reported_uncorrect=reported))
@@ -167,6 +225,14 @@ def judge_smart(report: SmartReport, component: str, limits: SmartLimits = Smart
                           "invalid commands.", error_log_entries=nvme.error_log_entries,
                           statuses=[f"0x{e.status:04x}" for e in drive_errors[:5] if e.status is not None]))
 
+    if report.protocol == SCSI:
+        used = report.scsi_endurance_used_pct
+        if used is not None and used >= limits.nvme_used_warn_pct:
+            worn = used >= limits.nvme_used_fail_pct
+            out.append(_f(FAIL if worn else WARN, component, "scsi-worn-out",
+                          f"The drive has used {used}% of its rated write endurance (Percentage used endurance "
+                          "indicator).", percentage_used_endurance_indicator=used,
+                          warn_pct=limits.nvme_used_warn_pct, fail_pct=limits.nvme_used_fail_pct))
     if report.protocol == SCSI and report.scsi is not None:
         scsi = report.scsi
         if scsi.grown_defects:
@@ -190,26 +256,73 @@ def judge_smart(report: SmartReport, component: str, limits: SmartLimits = Smart
                       f"The drive's latest self-test ({latest.kind}) failed: {latest.status}"
                       + (f" at LBA {latest.lba}." if latest.lba is not None else "."),
                       kind=latest.kind, status=latest.status, power_on_hours=latest.hours, lba=latest.lba))
-    out.extend(history_findings(report, component))
     return out
 
 
-def history_findings(report: SmartReport, component: str) -> list[Judgement]:
-    """Log entries stamped at more power-on hours than the drive says it has: its history may have been reset."""
-    poh = report.power_on_hours
-    if poh is None:
+def command_timeouts(attr: Any) -> int | None:
+    """Attribute 188's count. Seagate packs three 16-bit counters into its raw value (all timeouts, over 5 s, over
+    7.5 s: raw 4295032853 = 0x0001_0001_0015 is 21 timeouts); smartctl prints them as one 48-bit number unless the
+    drive database sets ``-v 188,raw16``."""
+    if attr is None or attr.raw is None:
+        return None
+    words = attr.raw_text.split()
+    if len(words) == 3 and all(w.isdigit() for w in words):  # raw16 as smartctl prints it: "21 1 1"
+        return int(words[0])
+    return attr.raw & 0xFFFF if attr.raw > 0xFFFF else attr.raw
+
+
+def judge_seen(report: SmartReport, component: str) -> list[Judgement]:
+    """What this report let burnin see (INFO `smart-seen`), and WARN `smart-not-reported` when the drive's health
+    or error counters are blank, absent or hidden: silence is not health."""
+    seen = seen_of(report)
+    out = [_f(Severity.INFO, component, "smart-seen",
+              "Read: " + (", ".join(seen.seen) or "nothing") + "; not read: "
+              + (", ".join(f"{a} ({why})" for a, why in seen.not_seen.items()) or "nothing") + ".",
+              **seen.to_evidence())]
+    missing = seen.essential_missing
+    if missing or seen.blank:
+        why = "; ".join(f"{a}: {seen.not_seen[a]}" for a in missing)
+        out.append(_f(Severity.WARN, component, "smart-not-reported",
+                      f"The drive's {' and '.join(missing)} could not be read ({why}): its health is unknown, "
+                      "not good.", missing=missing, blank=seen.blank, hidden_by=seen.hidden_by,
+                      **seen.to_evidence()))
+    return out
+
+
+def _judge_drivedb(report: SmartReport, component: str, knowledge: DriveKnowledge) -> list[Judgement]:
+    return [_f(Severity.WARN if re.search(r"problem|hang|corrupt|data loss|AFFECTED", w, re.I) else Severity.INFO,
+               component, "smart-drivedb-warning",
+               f"smartmontools' drive database warns about this model/firmware: {w}",
+               warning=w, family=knowledge.family or report.model_family, model=report.model,
+               firmware=report.firmware) for w in knowledge.warnings]
+
+
+def _judge_history(report: SmartReport, component: str, limits: SmartLimits,
+                   knowledge: DriveKnowledge | None = None) -> list[Judgement]:
+    untrusted = knowledge.untrusted_log_hours if knowledge else ""
+    signals = history_signals(report, untrusted, Slack(limits.history_slack_h, limits.history_slack_pct))
+    if not signals:
         return []
-    if report.protocol in (ATA, SCSI) and poh >= LOG_HOURS_WRAP:
-        return []  # 16-bit log stamps have wrapped: they cannot be compared with the hours
-    later = [("error log", e.hours) for e in report.error_log if e.hours is not None and e.hours > poh + 1]
-    later += [("self-test log", t.hours) for t in report.self_tests if t.hours is not None and t.hours > poh + 1]
-    if not later:
-        return []
-    latest = max(h for _, h in later)
-    return [_f(Severity.WARN, component, "smart-history-reset",
-               f"The drive's logs hold entries from power-on hour {latest}, but it says it has run only {poh} "
-               "hours: its history may have been reset.", power_on_hours=poh, latest_log_hours=latest,
-               entries=[{"log": log, "power_on_hours": h} for log, h in later[:10]])]
+    conclusion = conclusion_of(signals)
+    out = [_f(Severity.INFO, component, "drive-history",
+              f"History {conclusion}: " + "; ".join(f"{s.name}: {s.conclusion} ({s.says})" for s in signals) + ".",
+              conclusion=conclusion, signals=[s.to_record() for s in signals])]
+    for s in signals:
+        if s.conclusion in (RESET, FORGED):
+            latest = s.evidence.get("latest_log_hours")
+            out.append(_f(Severity.WARN, component, "smart-history-reset" if s.conclusion == RESET else
+                          "smart-history-forged",
+                          f"{s.name}: {s.says}" + ("" if s.conclusion == FORGED else
+                                                   ": the drive's history may have been reset") + ".",
+                          signal=s.name, power_on_hours=report.power_on_hours,
+                          **({"latest_log_hours": latest} if latest is not None else {}), evidence=s.evidence))
+    return out
+
+
+def history_findings(report: SmartReport, component: str, limits: SmartLimits = SmartLimits(),
+                     knowledge: DriveKnowledge | None = None) -> list[Judgement]:
+    """The WARNs of the history signals (reset or forged); none when the history adds up."""
+    return [j for j in _judge_history(report, component, limits, knowledge) if j.severity is Severity.WARN]
 
 
 def counters_of(report: SmartReport) -> dict[str, int]:
@@ -311,6 +424,7 @@ def judge_reports(paths: Iterable[str], settings: Mapping[str, Any] | None = Non
             continue
         if not report.has_smart_data:
             why = smart_absent_reason(report) or "no SMART health data in this report"
+            findings += [j.finding(MODULE) for j in judge_seen(report, component) if j.severity is Severity.INFO]
             results.append(SavedVerdict(path, Verdict.ERROR, findings, why))
             continue
         findings += [j.finding(MODULE) for j in judge_smart(report, component, limits)]

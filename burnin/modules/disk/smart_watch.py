@@ -18,6 +18,9 @@ from burnin.host import Host
 from burnin.inventory.disks import Disk
 from burnin.judge import Reported
 from burnin.module import ModuleContext, Skip
+from burnin.modules.disk.history import FORGED, RESET, Slack, history_signals
+from burnin.modules.disk.quirks import knowledge_of
+from burnin.modules.disk.seen import seen_of
 from burnin.modules.disk.settings import DiskSettings
 from burnin.modules.disk.smart import (
     SmartLimits, component_of, counters_of, judge_smart, smart_absent_reason, smart_counter_growth,
@@ -172,7 +175,7 @@ class SmartWatch:
         errors: list[str] = []
         hours: dict[str, int] = {}
         seen_serials: dict[str, str] = {}
-        judged = 0
+        judged = unseen = 0
         for target in self.targets:
             if ctx.stopping():
                 errors.append(f"{target.label}: not read, the check phase ran out of time")
@@ -191,6 +194,7 @@ class SmartWatch:
             target.component = component_of(target.label, serial)
             if report is not None and report.has_smart_data:
                 judged += 1
+                unseen += bool(seen_of(report).essential_missing or seen_of(report).blank)
                 target.baseline = report
                 self._emit_reading(ctx, target, reading)
                 if report.power_on_hours is not None and target.disk is not None:
@@ -206,6 +210,12 @@ class SmartWatch:
                 why = "; ".join(reading.problems) or (", ".join(report.messages) if report else "") or "no SMART data"
                 errors.append(f"{target.label}: {why}")
         self._check_claims(ctx, hours)
+        if judged and judged == unseen:
+            # Every drive answered, none with its health: the run must not read as "disks fine"
+            ctx.warn("disk", "smart-health-unseen",
+                     f"No drive's health could be read ({judged} drive(s) answered, every one with its health or "
+                     "error counters blank or hidden): disk health is unknown.",
+                     {"drives": [t.label for t in self.targets if t.baseline is not None]})
         if not judged and not errors:
             self.skip = "no disk here can give SMART data (" + ", ".join(t.label for t in self.targets) + ")"
         return errors
@@ -236,7 +246,9 @@ class SmartWatch:
         claims = ctx.claims
         if claims is None or ctx.inventory is None or not getattr(claims, "disks", ()):
             return
-        if not any(c.max_power_on_hours is not None for c in claims.disks):
+        if any(c.new for c in claims.disks):
+            self._check_new_claim(ctx)
+        if not any(c.max_power_on_hours is not None or c.new for c in claims.disks):
             return
         from burnin.inventory.claims import check_claims
 
@@ -244,6 +256,20 @@ class SmartWatch:
             if check.key.endswith("max_power_on_hours"):
                 f = check.finding()
                 ctx.finding(f.severity, f.component, f.code, f.message, f.evidence)
+
+    def _check_new_claim(self, ctx: ModuleContext) -> None:
+        """Drives sold as new (`disks.new = true`) whose own records say they lived before: FAIL claim-mismatch."""
+        slack = Slack(self.settings.history_slack_h, self.settings.history_slack_pct)
+        for target in self.targets:
+            if target.baseline is None:
+                continue
+            signals = history_signals(target.baseline, knowledge_of(target.baseline).untrusted_log_hours, slack)
+            used = [s for s in signals if s.conclusion in (RESET, FORGED)]
+            if used:
+                ctx.fail(target.component, "claim-mismatch",
+                         f"{target.label} was sold as new, but its history says otherwise: "
+                         + "; ".join(f"{s.name}: {s.says}" for s in used) + ".",
+                         {"claim": "disks.new", "expected": True, "signals": [s.to_record() for s in used]})
 
     # -- run -----------------------------------------------------------------------------------
     def start_self_tests(self, ctx: ModuleContext) -> None:

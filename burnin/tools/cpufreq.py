@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from burnin.files import write_atomically
 from burnin.host import Host
 from burnin.tools.netns import _owner_alive, _process_start, state_dir
 
@@ -81,12 +82,7 @@ class FreqLedger:
     def save(self) -> None:
         data = {"pid": self.pid, "start": self.start, "root": str(self.host.root), "written": time.time(),
                 "original": self.original}
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps(data, indent=1), durable=True)
 
     def restore(self) -> list[str]:
         """Every changed file back to its original value; what could not be restored (empty: all)."""

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from burnin.files import write_atomically
 from burnin.host import CommandResult, Host
 
 NETNS_PREFIX = "burnin-"
@@ -413,12 +414,7 @@ class Ledger:
             "namespaces": self.namespaces,
             "ports": self.ports,
         }
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_atomically(self.path, json.dumps(data, indent=1), durable=True)
 
     def remove(self) -> None:
         try:

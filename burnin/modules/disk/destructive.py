@@ -303,7 +303,7 @@ class Destructive:
             return
         if problems:  # read errors during the read-back: already FAILed, no certificate either way
             return
-        if plan.crypto:
+        if (outcome.crypto if outcome.crypto is not None else plan.crypto):
             content = (f"{zero_pct} % of it reads as zeros: a cryptographic erase leaves the old data encrypted "
                        "under a destroyed key, so it reads back as noise, not zeros")
         elif zero_pct < 100:

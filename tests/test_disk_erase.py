@@ -294,3 +294,17 @@ def test_a_scsi_drive_that_does_not_know_sanitize_is_refused_so_the_overwrite_fo
     outcome = erase.EraseJob(host, plan)(threading.Event())
     assert not outcome.started and "Sanitize command not supported" in outcome.detail
     assert host.ran == ["sg_sanitize --block --quick --early /dev/sdd"]  # no crypto attempt after "not supported"
+
+
+def test_real_refusals_of_qemus_scsi_disks_mean_not_started():
+    virtio = read("qemu72-sg_sanitize-virtio-scsi-invalid-opcode.txt")
+    megasas = read("qemu72-sg_sanitize-megasas-hardware-error.txt")
+    assert not sg_sanitize.action_unsupported(virtio) and not sg_sanitize.action_unsupported(megasas)
+    assert sg_sanitize.action_unsupported("Sanitize failed: Illegal request\n")  # 1.46's words for a bad field
+    assert sg_sanitize.parse_progress(read("qemu72-sg_requests-progress-idle.txt")) is None
+    for text, rc in ((virtio, 9), (megasas, 3)):
+        host = StubHost({"sg_sanitize --block --quick --early /dev/sdc": (rc, "", text)})
+        plan = erase.ErasePlan("scsi-sanitize", "block", "SCSI sanitize", "/dev/sdc", "/dev/sdc", False, "")
+        outcome = erase.EraseJob(host, plan)(threading.Event())
+        assert not outcome.started and not outcome.ok and "Sanitize failed" in outcome.detail
+        assert len(host.ran) == 1

@@ -6,8 +6,9 @@ succeeds). Builds argv and parses output; never judges, never decides to erase.
 ``sg_sanitize --block --quick --early DEV`` starts a block-erase sanitize with the IMMED bit set and returns (no
 15-second countdown, no waiting in the tool). When the drive refuses, sg_sanitize prints one of "Sanitize command not
 supported" (the opcode is unknown), "bad field in Sanitize cdb, option probably not supported" (that service
-action, e.g. block erase on a drive with crypto erase only), "Sanitize failed, device not ready", and exits
-non-zero. ``sg_requests --progress`` prints "Progress indication: 12.34% done" while the sanitize runs and nothing
+action, e.g. block erase on a drive with crypto erase only), "Sanitize failed, device not ready" (sg3_utils 1.4x);
+sg3_utils 1.46 prints "Sanitize failed: Illegal request, Invalid opcode" (unknown opcode) or "Sanitize failed:
+Illegal request" (a field it does not support) and the sense data; it exits non-zero. ``sg_requests --progress`` prints "Progress indication: 12.34% done" while the sanitize runs and nothing
 once it is over.
 """
 
@@ -39,4 +40,4 @@ def parse_progress(text: str) -> float | None:
 
 def action_unsupported(text: str) -> bool:
     """sg_sanitize's words for "the drive does not do that sanitize action" (another action may still work)."""
-    return "bad field in Sanitize cdb" in text
+    return "bad field in Sanitize cdb" in text or ("Illegal request" in text and "Invalid opcode" not in text)

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -372,3 +373,39 @@ def test_a_drive_erase_with_a_hidden_area_gets_no_wiped_certificate(tmp_path, lo
     ctx, cert = _drive_erase_run(monkeypatch, device, backing, lambda f: f.write_bytes(bytes(SIZE)), hpa=hpa)
     assert cert["result"] == "NOT WIPED: hidden area" and "2113 sectors hidden" in cert["hpa"]
     assert "wipe-hidden-area" in ctx.codes() and "disk-wiped" not in ctx.codes()
+
+
+def test_a_drive_erase_still_running_when_the_run_ends_is_incomplete_not_wiped(tmp_path, loop, loop_serials,
+                                                                              monkeypatch):
+    """A Format NVM or security erase is one long command: the run may end while it runs."""
+    from types import SimpleNamespace
+
+    from burnin.host import Host
+    from burnin.modules.disk import erase
+    from burnin.testing import RecordingContext
+
+    device, backing = loop("slow-drive")
+    plan = erase.ErasePlan("nvme-format", "user-data", "NVMe Format NVM (test drive)", device, device, False, "")
+    release = threading.Event()
+
+    class SlowDrive:
+        def __init__(self, host, chosen, poll_s):
+            pass
+
+        def __call__(self, stop):
+            release.wait(30)  # the drive's command outlives the run
+            return erase.EraseOutcome(True, True, "Format NVM completed")
+
+    monkeypatch.setattr(erase, "choose", lambda ctx, host, disk: (plan, ""))
+    monkeypatch.setattr(erase, "EraseJob", SlowDrive)
+    settings = {"destructive_devices": [f"{device}={serial(device)}"], "scan": "none", "self_test": "none",
+                "sample_interval_s": 0.1, "write_verify": "none", "sample_regions": 2}
+    module = disk_module.DiskModule(Host("/"), settings)
+    ctx = RecordingContext("disk", module.host, phase="run", seconds=1.0, inventory=SimpleNamespace(disks=[]))
+    try:
+        module.run(ctx)
+    finally:
+        release.set()
+    incomplete = [f for f in ctx.findings if f.code == "wipe-incomplete"]
+    assert len(incomplete) == 1 and "the drive's own erase was still running" in incomplete[0].message
+    assert "disk-wiped" not in ctx.codes() and not [n for n in ctx.notes if n["message"] == "wipe-certificate"]

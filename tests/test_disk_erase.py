@@ -12,7 +12,7 @@ import pytest
 
 from burnin.host import CommandResult
 from burnin.modules.disk import erase
-from burnin.tools import hdparm, nvme
+from burnin.tools import hdparm, nvme, sg_sanitize
 
 DATA = Path(__file__).parent / "data" / "disk-erase"
 
@@ -136,7 +136,7 @@ def ctx_for(host):
 
 
 def disk(dev: str):
-    return SimpleNamespace(dev_path=dev, name=dev.rsplit("/", 1)[-1])
+    return SimpleNamespace(dev_path=dev, name=dev.rsplit("/", 1)[-1], transport="SATA")
 
 
 def test_nvme_with_sanitize_chooses_block_erase_and_polls_it_to_completion():
@@ -256,3 +256,55 @@ def test_a_device_configuration_overlay_that_hides_sectors_refuses_the_wiped_cer
     ok, state = certificate_verdict(shrunk, "", real)
     assert not ok and "DCO: 860533168 more sectors hidden" in state and "did not reach" in state
     assert certificate_verdict(whole, "", None)[1].endswith("; DCO not reported")
+
+
+# -- SCSI / SAS: sg_sanitize ---------------------------------------------------------------------------------------
+# sg3_utils' own strings (sg_sanitize.c, sg_requests.c): outputs written here in those formats (synthesized; the
+# rig's QEMU disks give the real refusals, tests/data/disk-erase/qemu72-sg_*).
+SG_PROGRESS = "Progress indication: 37.52% done\n"
+SG_BAD_FIELD = "    SEAGATE   ST1200MM0088      N003\nbad field in Sanitize cdb, option probably not supported\n"
+
+
+def test_sg_progress_and_refusal_words():
+    assert sg_sanitize.parse_progress(SG_PROGRESS) == 37.52 and sg_sanitize.parse_progress("") is None
+    assert sg_sanitize.action_unsupported(SG_BAD_FIELD)
+    assert not sg_sanitize.action_unsupported("Sanitize command not supported\n")
+    assert sg_sanitize.sanitize_argv("/dev/sdd", "block") == ["sg_sanitize", "--block", "--quick", "--early",
+                                                              "/dev/sdd"]
+
+
+def test_a_sas_drive_without_ata_identify_gets_scsi_sanitize_crypto_when_block_is_refused():
+    host = StubHost({"hdparm -I /dev/sdd": (0, read("qemu72-hdparm-I-virtio-scsi.txt"), ""),
+                     "sg_sanitize --block --quick --early /dev/sdd": (5, "", SG_BAD_FIELD),
+                     "sg_sanitize --crypto --quick --early /dev/sdd": (0, "", ""),
+                     "sg_requests --progress /dev/sdd": [(0, SG_PROGRESS, ""), (0, "", "")],
+                     "sg_turs /dev/sdd": (0, "", "")}, tools=("hdparm", "sg_sanitize"))
+    sas = SimpleNamespace(dev_path="/dev/sdd", name="sdd", transport="SAS")
+    plan, _ = erase.choose(ctx_for(host), host, sas)
+    assert plan is not None and plan.kind == "scsi-sanitize"
+    outcome = erase.EraseJob(host, plan, poll_s=0.01)(threading.Event())
+    assert outcome.started and outcome.ok and outcome.crypto is True
+    assert outcome.status == "SCSI sanitize (crypto erase) accepted and over; TEST UNIT READY afterwards: ready"
+    assert host.ran.count("sg_requests --progress /dev/sdd") == 2
+
+
+def test_a_scsi_drive_that_does_not_know_sanitize_is_refused_so_the_overwrite_follows():
+    host = StubHost({"sg_sanitize --block --quick --early /dev/sdd": (9, "", "Sanitize command not supported\n")})
+    plan = erase.ErasePlan("scsi-sanitize", "block", "SCSI sanitize", "/dev/sdd", "/dev/sdd", False, "")
+    outcome = erase.EraseJob(host, plan)(threading.Event())
+    assert not outcome.started and "Sanitize command not supported" in outcome.detail
+    assert host.ran == ["sg_sanitize --block --quick --early /dev/sdd"]  # no crypto attempt after "not supported"
+
+
+def test_real_refusals_of_qemus_scsi_disks_mean_not_started():
+    virtio = read("qemu72-sg_sanitize-virtio-scsi-invalid-opcode.txt")
+    megasas = read("qemu72-sg_sanitize-megasas-hardware-error.txt")
+    assert not sg_sanitize.action_unsupported(virtio) and not sg_sanitize.action_unsupported(megasas)
+    assert sg_sanitize.action_unsupported("Sanitize failed: Illegal request\n")  # 1.46's words for a bad field
+    assert sg_sanitize.parse_progress(read("qemu72-sg_requests-progress-idle.txt")) is None
+    for text, rc in ((virtio, 9), (megasas, 3)):
+        host = StubHost({"sg_sanitize --block --quick --early /dev/sdc": (rc, "", text)})
+        plan = erase.ErasePlan("scsi-sanitize", "block", "SCSI sanitize", "/dev/sdc", "/dev/sdc", False, "")
+        outcome = erase.EraseJob(host, plan)(threading.Event())
+        assert not outcome.started and not outcome.ok and "Sanitize failed" in outcome.detail
+        assert len(host.ran) == 1

@@ -50,12 +50,13 @@ system or live disk, a mounted, swap or dm/md-held one, and a serial that no lon
 writes bytes derived from (seed, offset) over the whole device with O_DIRECT, fsyncs, reads every byte back; then
 `wipe` = "zero" overwrites it with zeros, fsyncs, and reads back every byte (`wipe_verify` "full") or a sample;
 `wipe` = "device" (the default) prefers the drive's own erase (`erase`: NVMe sanitize block/crypto erase, Format NVM
-with crypto or user-data erase, ATA sanitize, ATA enhanced security erase; chosen from `nvme id-ctrl` / `hdparm -I`,
-declined with the reason when security is frozen, a password is set, the tool is missing, or the erase would take
-other namespaces with it), polls it to its end, then reads back a random `erase_verify_pct` sample into which a
+with crypto or user-data erase, ATA sanitize, ATA enhanced security erase, SCSI sanitize via `sg_sanitize`; chosen
+from `nvme id-ctrl` / `hdparm -I`, declined with the reason when security is frozen, a password is set, the tool is
+missing, or the erase would take other namespaces with it), polls it to its end, then reads back a random `erase_verify_pct` sample into which a
 pattern was written just before: none of it may still hold the pattern (FAIL `wipe-not-erased`), and the
 certificate carries the method, the drive's status (NVMe sanitize log SSTAT/SPROG, the format's result, hdparm's
-sanitize state), the HPA state and the sample's SHA-256. A drive that refuses the command gets the zero overwrite.
+sanitize state, sg_requests progress and TEST UNIT READY), the HPA/DCO state and the sample's SHA-256. A drive that
+refuses the command gets the zero overwrite.
 Consented devices are not read-scanned. Writing goes only through `burnin.tools.writeverify.open_for_writing`,
 which asserts the consent and opens O_EXCL (the kernel refuses a device in use); everything else opens devices
 through `burnin.tools.readscan.open_readonly`. FAIL: `write-error` (an I/O error writing, flushing or reading back)

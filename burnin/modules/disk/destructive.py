@@ -257,6 +257,10 @@ class Destructive:
         elif not problems and not fatal:
             where = (f"zeros written to {wiped} of {job.size} bytes" if stage == "wipe" else
                      f"zeros written, verification stopped after {done} bytes" if stage == "wipe-verify" else
+                     f"the check pattern for the drive's erase was being written ({done} bytes); the erase did not "
+                     "start" if stage == "erase-pattern" else
+                     "the drive's own erase was still running when the run ended (it goes on in the drive; a "
+                     "Format NVM or security erase cannot be interrupted)" if stage == "device-erase" else
                      f"the write-verify pass stopped after {done} bytes; the wipe did not start")
             ctx.warn(component, "wipe-incomplete",
                      f"The wipe of {disk.dev_path} (S/N {disk.serial}) did not finish before the run ended "
@@ -303,7 +307,7 @@ class Destructive:
             return
         if problems:  # read errors during the read-back: already FAILed, no certificate either way
             return
-        if plan.crypto:
+        if (outcome.crypto if outcome.crypto is not None else plan.crypto):
             content = (f"{zero_pct} % of it reads as zeros: a cryptographic erase leaves the old data encrypted "
                        "under a destroyed key, so it reads back as noise, not zeros")
         elif zero_pct < 100:

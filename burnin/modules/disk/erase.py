@@ -2,7 +2,9 @@
 
 `choose` reads what the drive supports (read-only: ``nvme id-ctrl``/``id-ns``, ``hdparm -I``) and picks, in order:
 NVMe sanitize block erase, NVMe sanitize crypto erase, Format NVM with crypto erase (SES 2), Format NVM with user
-data erase (SES 1); ATA sanitize block erase, ATA sanitize crypto scramble, ATA enhanced (else normal) security erase.
+data erase (SES 1); ATA sanitize block erase, ATA sanitize crypto scramble, ATA enhanced (else normal) security erase;
+for a SAS/SCSI drive without ATA identify data, the SCSI SANITIZE command (``sg_sanitize``: block erase, else crypto
+erase; SCSI drives do not list it, so it is tried, and a refusal means the overwrite).
 It declines (the zero overwrite is used instead, and the certificate says why) when the tool is missing, the drive
 does not answer, ATA security is frozen or already has a password, or an NVMe sanitize or format would take other
 namespaces of the controller with it (the consent names one device).
@@ -26,7 +28,7 @@ from typing import Any
 from burnin.host import CommandResult, Host
 from burnin.inventory.disks import Disk
 from burnin.module import ModuleContext
-from burnin.tools import hdparm, nvme
+from burnin.tools import hdparm, nvme, sg_sanitize
 
 FORMAT_TIMEOUT_S = 4 * 3600.0  # one Format NVM command (a user-data erase of a large drive takes a while)
 START_TIMEOUT_S = 120.0
@@ -34,7 +36,7 @@ START_TIMEOUT_S = 120.0
 
 @dataclass(frozen=True)
 class ErasePlan:
-    kind: str  # "nvme-sanitize" | "nvme-format" | "ata-sanitize" | "ata-security-erase"
+    kind: str  # "nvme-sanitize" | "nvme-format" | "ata-sanitize" | "ata-security-erase" | "scsi-sanitize"
     action: str  # "block" | "crypto" | "user-data" | "enhanced" | "normal"
     method: str  # in words, for the certificate
     device: str  # the namespace / ATA device
@@ -53,6 +55,7 @@ class EraseOutcome:
     detail: str = ""
     commands: list[dict[str, Any]] = field(default_factory=list)
     still_running: bool = False  # the run ended while the drive's sanitize went on
+    crypto: bool | None = None  # which kind the drive accepted, when the plan left it open (SCSI: block, else crypto)
 
 
 def _namespaces(host: Host, controller: str) -> list[str]:
@@ -65,7 +68,12 @@ def choose(ctx: ModuleContext, host: Host, disk: Disk) -> tuple[ErasePlan | None
     controller = nvme.controller_of(disk.dev_path)
     if controller:
         return _choose_nvme(ctx, host, disk, controller)
-    return _choose_ata(ctx, host, disk)
+    plan, why = _choose_ata(ctx, host, disk)
+    if plan is None and (disk.transport or "") in ("SAS", "SCSI") and host.which(sg_sanitize.SG_SANITIZE):
+        return ErasePlan("scsi-sanitize", "block", "SCSI sanitize, block erase, else crypto erase (sg_sanitize "
+                         "--block, else --crypto)", disk.dev_path, disk.dev_path, False,
+                         "not listed by SCSI drives: the SANITIZE command is tried"), ""
+    return plan, why
 
 
 def _choose_nvme(ctx: ModuleContext, host: Host, disk: Disk, controller: str) -> tuple[ErasePlan | None, str]:
@@ -150,6 +158,8 @@ class EraseJob:
             return self._nvme_format()
         if kind == "ata-sanitize":
             return self._ata_sanitize(stop)
+        if kind == "scsi-sanitize":
+            return self._scsi_sanitize(stop)
         return self._ata_security_erase()
 
     @staticmethod
@@ -234,6 +244,35 @@ class EraseJob:
             outcome.detail = "the run ended while the drive was still sanitizing (it goes on in the drive)"
             return outcome
         outcome.ok = status.succeeded
+        return outcome
+
+    def _scsi_sanitize(self, stop: threading.Event) -> EraseOutcome:
+        outcome = EraseOutcome(False, False, "")
+        device = self.plan.device
+        for action in ("block", "crypto"):
+            start = self._run(outcome, sg_sanitize.sanitize_argv(device, action))
+            if start.ok:
+                outcome.started, outcome.crypto = True, action == "crypto"
+                break
+            if not sg_sanitize.action_unsupported(start.stdout + start.stderr):
+                return self._refused(outcome, start, "the SANITIZE command")
+        else:
+            return self._refused(outcome, start, "the SANITIZE command (block and crypto erase)")
+        progress = None
+        while True:
+            progress = sg_sanitize.parse_progress(self._run(outcome, sg_sanitize.progress_argv(device)).stdout)
+            if progress is None:
+                break
+            if stop.wait(self.poll_s):
+                outcome.still_running = True
+                outcome.status = f"SCSI sanitize ({action} erase) in progress, {progress} % done"
+                outcome.detail = "the run ended while the drive was still sanitizing (it goes on in the drive)"
+                return outcome
+        ready = self._run(outcome, sg_sanitize.turs_argv(device))
+        outcome.ok = ready.ok
+        outcome.status = (f"SCSI sanitize ({action} erase) accepted and over; TEST UNIT READY afterwards: "
+                          + ("ready" if ready.ok else (ready.stdout + ready.stderr).strip()[-200:] or
+                             f"exit status {ready.returncode}"))
         return outcome
 
     def _ata_security_erase(self) -> EraseOutcome:

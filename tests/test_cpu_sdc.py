@@ -337,3 +337,25 @@ def test_a_refused_limit_stops_the_cycle_and_restores_what_was_changed(tmp_path,
     wait_for(lambda: tick() or module._cycler is None, timeout=5.0)
     assert limit_values(host.root) == before
     assert any(n["message"].startswith("clock-limit cycling stopped") for n in ctx.notes)
+
+
+def test_a_library_that_dies_of_sigill_at_import_leaves_its_kernels_out_instead_of_killing_the_module(
+        tmp_path, monkeypatch):
+    """numpy 2 on a CPU without x86-64-v2 (QEMU's default qemu64 model) dies of SIGILL while importing: the kernel
+    is left out with the reason, found in a child interpreter, and the module process lives on."""
+    from burnin.modules.cpu import kernels as cpu_kernels
+    from burnin.modules.cpu import vector
+
+    package = tmp_path / "burnin_sigill_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setitem(vector.LIBRARY_OF, "crc32c", "burnin_sigill_probe")
+    vector.import_problem.cache_clear()
+    try:
+        why = cpu_kernels.unavailable("crc32c")
+        assert why is not None and "SIGILL" in why and "burnin_sigill_probe" in why, why
+        assert cpu_kernels.unavailable("sha256") is None
+    finally:
+        vector.import_problem.cache_clear()

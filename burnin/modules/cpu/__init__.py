@@ -196,7 +196,7 @@ class CpuModule(Module):
         self._classes_noted = True
         flags, source = self._flags()
         configured = list(self.settings.kernels)
-        crc_hw = cpu_kernels._vector.crc32c_is_hardware()
+        crc_hw = None if cpu_kernels.unavailable("crc32c") else cpu_kernels._vector.crc32c_is_hardware()
         classes = {}
         for cls in cpu_kernels.CLASSES:
             kernels = [k for k, c in cpu_kernels.CLASS_OF.items() if c == cls]

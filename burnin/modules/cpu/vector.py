@@ -12,7 +12,9 @@ give the same bits; the reference answers are computed by workers pinned the sam
 
 from __future__ import annotations
 
+import functools
 import os
+import signal
 import sys
 import zlib
 from typing import Any, Callable
@@ -225,11 +227,32 @@ def flops(name: str) -> float:
 
 
 def missing_library(name: str) -> str | None:
-    """Why kernel `name` cannot run here (its library is not installed), or None."""
+    """Why kernel `name` cannot run here (its library is not installed, or cannot load on this CPU), or None."""
     library = LIBRARY_OF.get(name)
     if library is None:
         return None
     import importlib.util
     if importlib.util.find_spec(library) is None:
         return f"the Python package {library!r} is not installed"
-    return None
+    return import_problem(library)
+
+
+@functools.lru_cache(maxsize=None)
+def import_problem(library: str) -> str | None:
+    """Whether `library` loads on this CPU, tried once in a child interpreter: a wheel built for a newer
+    instruction set (numpy 2 needs x86-64-v2: SSE4.2, POPCNT) dies of SIGILL at import, which would take the
+    whole module process with it."""
+    from burnin.host import Host
+
+    result = Host("/").run([sys.executable, "-c", f"import {library}"], timeout=120)
+    if result.ok:
+        return None
+    if result.returncode is not None and result.returncode < 0:
+        try:
+            died = signal.Signals(-result.returncode).name
+        except ValueError:
+            died = f"signal {-result.returncode}"
+        return (f"importing {library} kills the process on this CPU ({died}): the installed build needs "
+                "instructions this CPU does not have")
+    tail = (result.stderr.strip().splitlines() or [result.error or "no output"])[-1]
+    return f"{library} cannot be imported here: {tail[:200]}"

@@ -125,6 +125,11 @@ def test_classes_journal_says_what_runs_here_and_why_the_rest_does_not(monkeypat
     assert classes["crc32c"]["runs"] is True and classes["scalar-int"]["kernels"] == ["integer"]
     assert "profile" in classes["sha"]["not_run"]["sha256"]
     assert module._kernel_names() == ["integer", "crc32c"]
+    # A class the profile asked for that cannot run is said in the findings too, not only in a note; one the
+    # profile left out is not.
+    not_run = [f for f in ctx.findings if f.code == "cpu-class-not-run"]
+    assert [f.evidence["class"] for f in not_run] == ["aes"], not_run
+    assert not_run[0].severity.value == "info" and "cryptography" in not_run[0].message
 
 
 # -- coherence -----------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ Findings:
 | `cpu-freq-low` | WARN | the mean clock under load fell below `min_freq_fraction` of the base (or max) clock |
 | `cpu-freq-not-restored` | WARN | a clock limit changed by `freq_cycle_s` could not be put back |
 | `cpu-untested` | WARN | CPUs this process may not run on were left untested |
+| `cpu-class-not-run` | INFO | an instruction class could not run on this machine (its library is missing or cannot load on this CPU, or the memory model does not allow it): that unit was not exercised |
 | `tool-error` | WARN | stress-ng could not run properly: not a hardware fault, and not a pass for that engine - if stress-ng was the only engine, the phase raises so the runner reports ERROR |
 """
 
@@ -208,6 +209,12 @@ class CpuModule(Module):
         extra = {}
         if any(k in cpu_kernels._vector.NUMPY_KERNELS for k in self._kernel_names()):
             extra["blas"] = cpu_kernels._vector.blas_info()
+        for cls, seen in classes.items():
+            cannot = {k: why for k, why in seen["not_run"].items() if k in configured}
+            if not seen["runs"] and cannot:
+                ctx.info("cpu:all", "cpu-class-not-run",
+                         f"The {cls} class ({seen['unit']}) was not exercised: {next(iter(cannot.values()))}.",
+                         {"class": cls, "not_run": cannot})
         ctx.note("instruction classes", classes=classes, flags_source=source,
                  flags=sorted(f for f in flags if f in RELEVANT_FLAGS or f.startswith("avx512")), **extra)
         for role, seam in engine.seams().items():

@@ -51,6 +51,16 @@ def _controllers(text: str) -> list[Mapping[str, Any]]:
     return [c for c in data["Controllers"] if isinstance(c, dict)]
 
 
+def _responses(text: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """(controller number, its "Response Data") for every controller that answered with data."""
+    out = []
+    for entry in _controllers(text):
+        data = entry.get("Response Data")
+        if isinstance(data, dict):
+            out.append((str((entry.get("Command Status") or {}).get("Controller", "?")), data))
+    return out
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -167,11 +177,7 @@ def parse_show_all(text: str, tool: str = "storcli") -> tuple[list[Controller], 
 def parse_vds(text: str) -> dict[str, dict[str, dict[str, Any]]]:
     """`/call/vall show all J` -> controller -> VD number -> its properties (write cache asked for, OS drive)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for entry in _controllers(text):
-        data = entry.get("Response Data")
-        index = str((entry.get("Command Status") or {}).get("Controller", "?"))
-        if not isinstance(data, dict):
-            continue
+    for index, data in _responses(text):
         for key, value in data.items():
             match = _VD_KEY.match(key)
             if not match:
@@ -187,11 +193,7 @@ def parse_vds(text: str) -> dict[str, dict[str, dict[str, Any]]]:
 def parse_drives(text: str) -> dict[str, dict[str, dict[str, Any]]]:
     """`/call/eall/sall show all J` -> controller -> "EID:Slt" -> error counters, S.M.A.R.T. alert, serial."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for entry in _controllers(text):
-        data = entry.get("Response Data")
-        index = str((entry.get("Command Status") or {}).get("Controller", "?"))
-        if not isinstance(data, dict):
-            continue
+    for index, data in _responses(text):
         for key, value in data.items():
             match = _DRIVE_KEY.match(key)
             if not match or not isinstance(value, list) or not value or not isinstance(value[0], dict):
